@@ -1,0 +1,82 @@
+// buildApp: one fastify instance for one [[http]] block, with its own outputs. Closing the app waits for
+// writes still fanning out, then closes every output's connection pool.
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from "fastify";
+import { readBody } from "./body.js";
+import type { HttpListenerConfig } from "./config.js";
+import { HttpError, errorBody } from "./errors.js";
+import type { Logger } from "./logger.js";
+import { HttpOutput } from "./output.js";
+import { ThrottledLog } from "./throttled-log.js";
+import { PING_VERSION } from "./version.js";
+import { writeRoutes } from "./write.js";
+
+export interface BuildAppOptions {
+  readonly listener: HttpListenerConfig;
+  readonly logger: Logger;
+  /** PEM holding both the certificate and its key, from ssl-combined-pem; HTTPS when given. */
+  readonly tlsPem?: Buffer;
+}
+
+const WRITE_PATHS = new Set(["/write", "/api/v2/write"]);
+
+export function buildApp(opts: BuildAppOptions): FastifyInstance {
+  const { listener } = opts;
+  const app = Fastify({
+    loggerInstance: opts.logger.child({ listener: listener.name }),
+    // A line per request would cost more than the write; failures are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: listener.maxBodySize,
+    ...(opts.tlsPem ? { https: { key: opts.tlsPem, cert: opts.tlsPem } } : {}),
+  }) as unknown as FastifyInstance; // fastify types an HTTPS instance apart; the relay uses both alike
+
+  const outputs = listener.outputs.map((config) => new HttpOutput(config));
+  const inFlight = new Set<Promise<unknown>>();
+  const track = (done: Promise<unknown>) => {
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
+  };
+  app.addHook("onClose", async () => {
+    await Promise.allSettled([...inFlight]);
+    await Promise.all(outputs.map((output) => output.close()));
+  });
+
+  // Line protocol arrives under any content type (or none); every body is read raw, gzip inflated.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", (request, payload, done) => {
+    const length = request.headers["content-length"];
+    readBody(payload, request.headers["content-encoding"], length === undefined ? undefined : Number(length), listener.maxBodySize).then(
+      (body) => done(null, body),
+      (err: Error) => done(err),
+    );
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = err instanceof HttpError ? err.statusCode : (err as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      // The rest of a refused body is not worth reading: close the connection instead.
+      if (status === 413) reply.header("connection", "close");
+      return reply.code(status).type("application/json").send(errorBody(err.message));
+    }
+    request.log.error({ err }, "unexpected error");
+    return reply.code(500).type("application/json").send(errorBody("internal error in the relay"));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?", 1)[0] ?? "";
+    if (WRITE_PATHS.has(path) || path === "/ping") {
+      return reply
+        .code(405)
+        .header("allow", path === "/ping" ? "GET, HEAD" : "POST")
+        .type("application/json")
+        .send(errorBody(`${request.method} is not allowed on ${path}`));
+    }
+    return reply
+      .code(404)
+      .type("application/json")
+      .send(errorBody(`${path} not found: the relay takes POST /write, POST /api/v2/write and /ping; send queries to InfluxDB`));
+  });
+
+  app.get("/ping", (_request, reply) => reply.code(204).header("x-influxdb-version", PING_VERSION).send());
+  writeRoutes(app, { listener, outputs, warnings: new ThrottledLog(app.log), track });
+  return app;
+}

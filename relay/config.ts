@@ -1,0 +1,381 @@
+// Loads influxdb-relay's TOML config as is, plus influx-ha's own keys, into a typed RelayConfig.
+// Every problem is collected and reported at once, each naming the file and the key.
+import { readFileSync } from "node:fs";
+import { TomlError, parse as parseToml } from "smol-toml";
+import { parseGoDuration } from "./duration.js";
+import { PRECISIONS, type Precision } from "./precision.js";
+
+export interface HostPort {
+  /** Empty string means every interface, as Go's ":9096". */
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface HttpOutputConfig {
+  readonly name: string;
+  /** Full URL of the backend's /write endpoint. */
+  readonly location: string;
+  readonly timeoutMs: number;
+  readonly bufferSizeMb: number;
+  readonly maxBatchKb: number;
+  readonly maxDelayIntervalMs: number;
+  readonly skipTlsVerification: boolean;
+}
+
+export interface HttpListenerConfig {
+  readonly name: string;
+  readonly bindAddr: HostPort;
+  readonly sslCombinedPem: string | undefined;
+  readonly defaultRetentionPolicy: string | undefined;
+  /** Largest request body accepted, in bytes, after gzip inflation. */
+  readonly maxBodySize: number;
+  readonly outputs: readonly HttpOutputConfig[];
+}
+
+export interface UdpOutputConfig {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly mtu: number;
+}
+
+export interface UdpListenerConfig {
+  readonly name: string;
+  readonly bindAddr: HostPort;
+  /** Socket receive buffer in bytes; 0 keeps the OS default. */
+  readonly readBuffer: number;
+  readonly precision: Precision;
+  readonly outputs: readonly UdpOutputConfig[];
+}
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+
+export interface RelayConfig {
+  readonly file: string;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+  readonly http: readonly HttpListenerConfig[];
+  readonly udp: readonly UdpListenerConfig[];
+}
+
+export const DEFAULTS = {
+  shutdownTimeout: "10s",
+  logLevel: "info" as LogLevel,
+  outputTimeout: "10s",
+  bufferSizeMb: 0,
+  maxBatchKb: 512,
+  maxDelayInterval: "10s",
+  /** InfluxDB's own [http] max-body-size. */
+  maxBodySize: 25_000_000,
+  udpPrecision: "n" as Precision,
+  udpMtu: 1024,
+} as const;
+
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace"];
+/** Largest UDP payload over IPv4. */
+const MAX_UDP_PAYLOAD = 65_507;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${file}: invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function loadConfig(file: string): RelayConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read the file: ${(err as Error).message}`]);
+  }
+  return parseConfig(text, file);
+}
+
+export function parseConfig(text: string, file: string): RelayConfig {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text, { unsafeKeyBehaviour: "throw" }) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      throw new ConfigError(file, [`line ${err.line}, column ${err.column}: TOML syntax error: ${firstLine(err.message)}`]);
+    }
+    throw err;
+  }
+  const problems: string[] = [];
+  const top = new Table(doc, "", problems);
+  const shutdownTimeoutMs = top.duration("shutdown-timeout", DEFAULTS.shutdownTimeout);
+  const logLevel = top.oneOf("log-level", LOG_LEVELS, DEFAULTS.logLevel);
+  const http = top.tables("http").map((t, i) => readHttpListener(t, i));
+  const udp = top.tables("udp").map((t, i) => readUdpListener(t, i));
+  top.rejectUnknownKeys();
+  if (http.length === 0 && udp.length === 0) problems.push("no [[http]] or [[udp]] block: the relay would listen on nothing");
+  checkDistinctBindAddrs(http, "http", problems);
+  checkDistinctBindAddrs(udp, "udp", problems);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return { file, shutdownTimeoutMs, logLevel, http, udp };
+}
+
+function readHttpListener(t: Table, index: number): HttpListenerConfig {
+  const listener: HttpListenerConfig = {
+    name: t.string("name") ?? `http-${index}`,
+    bindAddr: t.hostPort("bind-addr", { required: true, allowWildcard: true }),
+    sslCombinedPem: t.string("ssl-combined-pem"),
+    defaultRetentionPolicy: t.string("default-retention-policy"),
+    maxBodySize: t.integer("max-body-size", DEFAULTS.maxBodySize, { min: 1 }),
+    outputs: t.tableArray("output").map(readHttpOutput),
+  };
+  t.rejectUnknownKeys();
+  checkOutputs(t, listener.outputs);
+  return listener;
+}
+
+function readHttpOutput(t: Table): HttpOutputConfig {
+  const location = t.url("location");
+  const output: HttpOutputConfig = {
+    name: t.string("name") ?? (location ? new URL(location).host : ""),
+    location: location ?? "",
+    timeoutMs: t.duration("timeout", DEFAULTS.outputTimeout, { positive: true }),
+    bufferSizeMb: t.integer("buffer-size-mb", DEFAULTS.bufferSizeMb, { min: 0 }),
+    maxBatchKb: t.integer("max-batch-kb", DEFAULTS.maxBatchKb, { min: 1 }),
+    maxDelayIntervalMs: t.duration("max-delay-interval", DEFAULTS.maxDelayInterval, { positive: true }),
+    skipTlsVerification: t.boolean("skip-tls-verification", false),
+  };
+  t.rejectUnknownKeys();
+  return output;
+}
+
+function readUdpListener(t: Table, index: number): UdpListenerConfig {
+  const listener: UdpListenerConfig = {
+    name: t.string("name") ?? `udp-${index}`,
+    bindAddr: t.hostPort("bind-addr", { required: true, allowWildcard: true }),
+    readBuffer: t.integer("read-buffer", 0, { min: 0 }),
+    precision: t.oneOf("precision", PRECISIONS, DEFAULTS.udpPrecision),
+    outputs: t.tableArray("output").map(readUdpOutput),
+  };
+  t.rejectUnknownKeys();
+  checkOutputs(t, listener.outputs);
+  return listener;
+}
+
+function readUdpOutput(t: Table): UdpOutputConfig {
+  const location = t.hostPort("location", { required: true, allowWildcard: false });
+  const output: UdpOutputConfig = {
+    name: t.string("name") ?? formatHostPort(location),
+    host: location.host,
+    port: location.port,
+    mtu: t.integer("mtu", DEFAULTS.udpMtu, { min: 64, max: MAX_UDP_PAYLOAD }),
+  };
+  t.rejectUnknownKeys();
+  return output;
+}
+
+function checkOutputs(t: Table, outputs: readonly { name: string }[]): void {
+  if (outputs.length === 0) {
+    t.problem("output", "the block has no outputs: add at least one { name, location } to output = [...]");
+    return;
+  }
+  const seen = new Set<string>();
+  outputs.forEach((o, i) => {
+    if (seen.has(o.name)) t.problem(`output[${i}].name`, `duplicate output name "${o.name}": names must be unique within a block`);
+    seen.add(o.name);
+  });
+}
+
+function checkDistinctBindAddrs(
+  listeners: readonly { bindAddr: HostPort }[],
+  kind: "http" | "udp",
+  problems: string[],
+): void {
+  listeners.forEach((a, i) => {
+    for (let j = 0; j < i; j++) {
+      const b = listeners[j]!.bindAddr;
+      const clash = a.bindAddr.port === b.port && (a.bindAddr.host === b.host || isWildcard(a.bindAddr.host) || isWildcard(b.host));
+      if (clash && a.bindAddr.port !== 0) {
+        problems.push(
+          `${kind}[${i}].bind-addr: "${formatHostPort(a.bindAddr)}" clashes with ${kind}[${j}].bind-addr "${formatHostPort(b)}": each [[${kind}]] block needs its own address`,
+        );
+      }
+    }
+  });
+}
+
+function isWildcard(host: string): boolean {
+  return host === "" || host === "0.0.0.0" || host === "::";
+}
+
+export function formatHostPort({ host, port }: HostPort): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Parses "host:port", "[v6]:port" or ":port". */
+export function parseHostPort(text: string): HostPort | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(text);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65_535) return undefined;
+  return { host: match[1] ?? match[2] ?? "", port };
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0] ?? message;
+}
+
+/** Typed reads from one TOML table, recording problems under the table's key path. */
+class Table {
+  private readonly used = new Set<string>();
+
+  constructor(
+    private readonly values: Record<string, unknown>,
+    private readonly path: string,
+    private readonly problems: string[],
+  ) {}
+
+  problem(key: string, message: string): void {
+    this.problems.push(`${this.keyPath(key)}: ${message}`);
+  }
+
+  string(key: string): string | undefined {
+    const value = this.take(key);
+    if (value === undefined) return undefined;
+    if (typeof value !== "string") return this.wrongType(key, "a string", value);
+    return value;
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const value = this.take(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== "boolean") return this.wrongType(key, "true or false", value) ?? fallback;
+    return value;
+  }
+
+  integer(key: string, fallback: number, range: { min?: number; max?: number }): number {
+    const value = this.take(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isInteger(value)) return this.wrongType(key, "an integer", value) ?? fallback;
+    const { min = -Infinity, max = Infinity } = range;
+    if (value < min || value > max) {
+      this.problem(key, `${value} is out of range: must be ${max === Infinity ? `at least ${min}` : `between ${min} and ${max}`}`);
+    }
+    return value;
+  }
+
+  duration(key: string, fallback: string, opts: { positive?: boolean } = {}): number {
+    const value = this.take(key) ?? fallback;
+    if (typeof value !== "string") return this.wrongType(key, 'a duration string such as "10s"', value) ?? 0;
+    const ms = parseGoDuration(value);
+    if (ms === undefined) {
+      this.problem(key, `"${value}" is not a duration: use a number and a unit (ns, us, ms, s, m, h), such as "10s" or "1m30s"`);
+      return 0;
+    }
+    if (ms < 0 || (opts.positive && ms === 0)) this.problem(key, `"${value}" must be ${opts.positive ? "greater than zero" : "zero or more"}`);
+    return ms;
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
+    const value = this.take(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== "string" || !allowed.includes(value as T)) {
+      this.problem(key, `${describe(value)} is not one of ${allowed.map((a) => `"${a}"`).join(", ")}`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  url(key: string): string | undefined {
+    const value = this.string(key);
+    if (value === undefined) {
+      if (!this.has(key)) this.problem(key, "is required: the full URL of the backend's /write endpoint");
+      return undefined;
+    }
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      this.problem(key, `"${value}" is not a URL: expected e.g. "http://10.0.0.1:8086/write"`);
+      return undefined;
+    }
+    if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+      this.problem(key, `"${value}" must be an http:// or https:// URL with a host`);
+      return undefined;
+    }
+    return url.href;
+  }
+
+  hostPort(key: string, opts: { required: boolean; allowWildcard: boolean }): HostPort {
+    const value = this.string(key);
+    const none = { host: "", port: 0 };
+    if (value === undefined) {
+      if (opts.required && !this.has(key)) this.problem(key, 'is required: an address such as "127.0.0.1:9096"');
+      return none;
+    }
+    const parsed = parseHostPort(value);
+    if (!parsed) {
+      this.problem(key, `"${value}" is not an address: expected "host:port" with a port from 1 to 65535, such as "127.0.0.1:9096"`);
+      return none;
+    }
+    if (!opts.allowWildcard && isWildcard(parsed.host)) this.problem(key, `"${value}" needs a host to send to`);
+    return parsed;
+  }
+
+  /** An array of tables: [[http]] at top level. */
+  tables(key: string): Table[] {
+    return this.tableList(key, (i) => `${this.keyPath(key)}[${i}]`, `one or more [[${key}]] blocks`);
+  }
+
+  /** An inline array of tables: output = [{ ... }, ...]. */
+  tableArray(key: string): Table[] {
+    return this.tableList(key, (i) => `${this.keyPath(key)}[${i}]`, `an array of tables: ${key} = [{ name = "...", location = "..." }]`);
+  }
+
+  rejectUnknownKeys(): void {
+    for (const key of Object.keys(this.values)) {
+      if (!this.used.has(key)) this.problem(key, `unknown key: ${this.used.size > 0 ? `known keys here are ${[...this.used].sort().join(", ")}` : "not expected here"}`);
+    }
+  }
+
+  private tableList(key: string, pathOf: (i: number) => string, expected: string): Table[] {
+    const value = this.take(key);
+    if (value === undefined) return [];
+    if (!Array.isArray(value)) return this.wrongType(key, expected, value) ?? [];
+    const tables: Table[] = [];
+    value.forEach((item, i) => {
+      if (isPlainTable(item)) tables.push(new Table(item, pathOf(i), this.problems));
+      else this.problems.push(`${pathOf(i)}: must be a table, got ${describe(item)}`);
+    });
+    return tables;
+  }
+
+  private has(key: string): boolean {
+    return Object.hasOwn(this.values, key);
+  }
+
+  private take(key: string): unknown {
+    this.used.add(key);
+    return this.values[key];
+  }
+
+  private wrongType(key: string, expected: string, value: unknown): undefined {
+    this.problem(key, `must be ${expected}, got ${describe(value)}`);
+    return undefined;
+  }
+
+  private keyPath(key: string): string {
+    return this.path === "" ? key : `${this.path}.${key}`;
+  }
+}
+
+function isPlainTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return `the string "${value}"`;
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Date) return "a date";
+  if (isPlainTable(value)) return "a table";
+  return `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,18 @@
+// The package version, read once from package.json, found from this file both in the sources and in dist/.
+import { readFileSync } from "node:fs";
+
+function readVersion(): string {
+  for (const relative of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "influx-ha" && pkg.version) return pkg.version;
+    } catch {
+      // not at this depth: try the next
+    }
+  }
+  return "unknown";
+}
+
+export const VERSION = readVersion();
+/** What /ping reports in X-Influxdb-Version. */
+export const PING_VERSION = `influx-ha-relay-${VERSION}`;

@@ -1,0 +1,88 @@
+// POST /write and POST /api/v2/write: check the request, validate and timestamp its lines, fan it out.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { HttpListenerConfig } from "./config.js";
+import { HttpError } from "./errors.js";
+import { describeReply, fanOut, partialFailures } from "./fanout.js";
+import { formatFault, validateBody } from "./lineprotocol.js";
+import type { HttpOutput, OutputReply, WriteApi } from "./output.js";
+import { nowNs, timestampDigits, v1Precision, v2Precision, type Precision } from "./precision.js";
+import type { ThrottledLog } from "./throttled-log.js";
+
+/** Query parameters passed on to the backends; everything else is dropped. */
+const V1_PARAMS = ["db", "rp", "precision", "consistency", "u", "p"] as const;
+const V2_PARAMS = ["org", "bucket", "precision"] as const;
+
+type Query = Record<string, string | string[] | undefined>;
+
+export interface WriteRoutesOptions {
+  readonly listener: HttpListenerConfig;
+  readonly outputs: readonly HttpOutput[];
+  readonly warnings: ThrottledLog;
+  /** Called with each write's fan-out, which may outlive the client's answer. */
+  readonly track: (done: Promise<unknown>) => void;
+}
+
+export function writeRoutes(app: FastifyInstance, opts: WriteRoutesOptions): void {
+  const defaultRp = opts.listener.defaultRetentionPolicy;
+
+  app.post("/write", (request, reply) => {
+    const query = request.query as Query;
+    const precision = orFail(v1Precision(first(query.precision)));
+    const params = pick(query, V1_PARAMS);
+    if (!params.get("db")) throw new HttpError(400, "database is required");
+    if (!params.get("rp") && defaultRp) params.set("rp", defaultRp);
+    return relay(request, reply, "v1", precision, params);
+  });
+
+  app.post("/api/v2/write", (request, reply) => {
+    const query = request.query as Query;
+    const precision = orFail(v2Precision(first(query.precision)));
+    const params = pick(query, V2_PARAMS);
+    const bucket = params.get("bucket");
+    if (!bucket) throw new HttpError(400, "bucket is required");
+    // A 1.x bucket is "db/rp"; the listener's default policy applies to "db" alone, as on /write.
+    if (!bucket.includes("/") && defaultRp) params.set("bucket", `${bucket}/${defaultRp}`);
+    return relay(request, reply, "v2", precision, params);
+  });
+
+  async function relay(request: FastifyRequest, reply: FastifyReply, api: WriteApi, precision: Precision, params: URLSearchParams) {
+    const checked = validateBody(request.body as Buffer, () => timestampDigits(nowNs(), precision));
+    if ("reason" in checked) throw new HttpError(400, `${formatFault(checked)}; nothing was written`);
+
+    const write = { api, query: params.toString(), authorization: request.headers.authorization, body: checked.body };
+    const { answer, replies } = fanOut(opts.outputs.map((output) => output.send(write)));
+    opts.track(replies.then(logPartialFailures));
+    const { status, body, contentType } = await answer;
+    if (contentType) reply.type(contentType);
+    return reply.code(status).send(body);
+  }
+
+  function logPartialFailures(replies: readonly OutputReply[]): void {
+    for (const failed of partialFailures(replies)) {
+      opts.warnings.warn(
+        `output:${failed.output}`,
+        { listener: opts.listener.name, output: failed.output, status: failed.status },
+        `write failed on output ${failed.output} while another output took it: ${describeReply(failed)}`,
+      );
+    }
+  }
+}
+
+function orFail(precision: Precision | { error: string }): Precision {
+  if (typeof precision === "object") throw new HttpError(400, precision.error);
+  return precision;
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The named parameters in a fixed order, so every backend sees the same request. */
+function pick(query: Query, names: readonly string[]): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const name of names) {
+    const value = first(query[name]);
+    if (value !== undefined && value !== "") params.set(name, value);
+  }
+  return params;
+}
