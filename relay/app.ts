@@ -35,6 +35,15 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     inFlight.add(done);
     void done.finally(() => inFlight.delete(done));
   };
+  // While closing, answers to requests still in flight close their connection, so the server can finish
+  // instead of waiting out the clients' keep-alive.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onSend", async (_request, reply) => {
+    if (closing) reply.header("connection", "close");
+  });
   app.addHook("onClose", async () => {
     await Promise.allSettled([...inFlight]);
     await Promise.all(outputs.map((output) => output.close()));

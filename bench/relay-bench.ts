@@ -1,0 +1,134 @@
+// Relay throughput benchmark (`npm run bench`).
+//
+// Two sink backends (bench/sink.ts, one process each) take the writes. The same
+// load runs twice: straight at one sink (baseline), then at the relay fanning
+// out to both sinks. Everything stays on 127.0.0.1.
+//
+// Environment:
+//   BENCH_SECONDS    measured seconds per phase (default 10), after a 2 s warm-up
+//   BENCH_RELAY_CMD  relay command line, split on spaces; "-config FILE" is appended.
+//                    Default: node --import tsx relay/main.ts. It must exec the server
+//                    itself (not through a wrapper such as the tsx CLI), because its
+//                    pid is the one whose memory is measured.
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { makeBodies } from "./lines.js";
+import { runLoad, type LoadResult } from "./load.js";
+import { describeExit, killChildrenOnExit, stopChild, type Child } from "./proc.js";
+import { printReport, target, writeJson, type BenchResults } from "./report.js";
+import { sampleRss } from "./rss.js";
+import { startRelay, startSink, type Paths } from "./services.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const RESULTS_DIR = join(ROOT, "bench", "results");
+const PATHS: Paths = { root: ROOT, logDir: RESULTS_DIR };
+
+const WARMUP_SECONDS = 2;
+const CLIENTS = 4;
+const LINES_PER_BODY = 5_000;
+const BODY_COUNT = 8;
+const WRITE_PATH = "/write?db=bench&precision=ns";
+const STOP_GRACE_MS = 10_000;
+
+const TARGET_POINTS_PER_SEC = 2_200_000;
+const TARGET_P99_MS = 40;
+
+function benchSeconds(): number {
+  const raw = process.env.BENCH_SECONDS;
+  if (raw === undefined || raw === "") return 10;
+  const seconds = Number(raw);
+  if (!(seconds > 0 && seconds <= 3600)) throw new Error(`BENCH_SECONDS must be a number of seconds in (0, 3600], got ${raw}`);
+  return seconds;
+}
+
+function relayCommand(): string[] {
+  const parts = (process.env.BENCH_RELAY_CMD ?? "").split(" ").filter((p) => p !== "");
+  return parts.length > 0 ? parts : [process.execPath, "--import", "tsx", "relay/main.ts"];
+}
+
+function progress(r: LoadResult): string {
+  return `  ${Math.round(r.pointsPerSec).toLocaleString("en-US")} points/s, p99 ${r.p99Ms.toFixed(1)} ms, ${r.errors} errors`;
+}
+
+async function main(): Promise<number> {
+  const seconds = benchSeconds();
+  const relayArgv = relayCommand();
+  const bodies = makeBodies(BODY_COUNT, LINES_PER_BODY);
+  const load = (port: number): Promise<LoadResult> =>
+    runLoad({
+      origin: `http://127.0.0.1:${port}`,
+      path: WRITE_PATH,
+      bodies,
+      pointsPerBody: LINES_PER_BODY,
+      clients: CLIENTS,
+      warmupMs: WARMUP_SECONDS * 1000,
+      measureMs: seconds * 1000,
+    });
+
+  const tmpDir = mkdtempSync(join(os.tmpdir(), "influx-ha-bench-"));
+  // On "exit" so it also happens when a signal ends the benchmark early.
+  process.once("exit", () => rmSync(tmpDir, { recursive: true, force: true }));
+  const children: Child[] = [];
+  try {
+    const sinks = await Promise.all([startSink("sink1", PATHS), startSink("sink2", PATHS)]);
+    children.push(...sinks.map((s) => s.child));
+
+    console.log(`baseline: ${seconds} s at sink1 (port ${sinks[0].port})…`);
+    const baseline = await load(sinks[0].port);
+    console.log(progress(baseline));
+
+    const relay = await startRelay(relayArgv, sinks.map((s) => s.port), join(tmpDir, "relay.toml"), PATHS);
+    children.push(relay.child);
+    console.log(`relay: ${seconds} s at the relay (port ${relay.port}, pid ${relay.child.pid})…`);
+    const rss = sampleRss(relay.child.pid);
+    const relayLoad = await load(relay.port);
+    const relayResult = { ...relayLoad, rss: rss.stop() };
+    console.log(progress(relayResult));
+
+    const broken = children.filter((c) => c.exit).map((c) => `${c.name} exited during the run (${describeExit(c.exit)}); see ${c.logPath}`);
+    const stop = await stopChild(relay.child, STOP_GRACE_MS);
+    if (stop.forced) broken.push(`relay did not exit within ${STOP_GRACE_MS} ms of SIGTERM; killed`);
+
+    const cpus = os.cpus();
+    const results: BenchResults = {
+      date: new Date().toISOString(),
+      machine: { cpus: cpus.length, cpuModel: cpus[0]?.model.trim() ?? "unknown", node: process.versions.node },
+      settings: {
+        seconds,
+        warmupSeconds: WARMUP_SECONDS,
+        clients: CLIENTS,
+        linesPerBody: LINES_PER_BODY,
+        bodies: BODY_COUNT,
+        meanBodyBytes: Math.round(bodies.reduce((sum, b) => sum + b.length, 0) / bodies.length),
+        relayCommand: relayArgv,
+      },
+      baseline,
+      relay: relayResult,
+      ratio: baseline.pointsPerSec > 0 ? relayResult.pointsPerSec / baseline.pointsPerSec : 0,
+      targets: [
+        target({ label: "relay points/s", measured: relayResult.pointsPerSec, goal: TARGET_POINTS_PER_SEC, unit: "", decimals: 0, kind: "min" }),
+        target({ label: "relay p99", measured: relayResult.p99Ms, goal: TARGET_P99_MS, unit: " ms", decimals: 1, kind: "max" }),
+      ],
+    };
+    printReport(results);
+    const jsonPath = join(RESULTS_DIR, "latest.json");
+    writeJson(jsonPath, results);
+    console.log(`results written to ${jsonPath}`);
+
+    if (baseline.errors > 0 || relayResult.errors > 0) broken.push("requests failed (errors > 0)");
+    for (const problem of broken) console.error(`FAILED: ${problem}`);
+    return broken.length > 0 ? 1 : 0;
+  } finally {
+    await Promise.all(children.map((c) => stopChild(c, STOP_GRACE_MS)));
+  }
+}
+
+killChildrenOnExit();
+try {
+  process.exitCode = await main();
+} catch (err) {
+  console.error(`benchmark failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,83 @@
+// HTTPS on both sides: ssl-combined-pem serves the relay over TLS, skip-tls-verification governs outputs.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { createServer, type Server } from "node:https";
+import { join } from "node:path";
+import { Agent, request } from "undici";
+import { afterEach, describe, expect, it } from "vitest";
+import { parseConfig } from "../relay/config.js";
+import { startRelay, type RunningRelay } from "../relay/relay.js";
+import { captureLog } from "./helpers/capture-log.js";
+import { freePort } from "./helpers/ports.js";
+
+/** A self-signed certificate for 127.0.0.1, key and certificate in one PEM file, as ssl-combined-pem wants. */
+function selfSignedPem(): { file: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), "relay-tls-"));
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  const openssl = spawnSync("openssl", [
+    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
+  ]);
+  if (openssl.status !== 0) throw new Error(`openssl failed: ${openssl.stderr}`);
+  const file = join(dir, "combined.pem");
+  const certText = readFileSync(cert, "utf8");
+  writeFileSync(file, readFileSync(key, "utf8") + certText);
+  return { file, cert: certText };
+}
+
+let cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const step of cleanup) await step();
+  cleanup = [];
+});
+
+async function httpsBackend(pem: string): Promise<{ url: string; hits: () => number }> {
+  let hits = 0;
+  const combined = readFileSync(pem);
+  const server: Server = createServer({ key: combined, cert: combined }, (req, res) => {
+    req.resume().on("end", () => {
+      hits++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  cleanup.push(() => new Promise((resolve) => server.close(resolve)));
+  server.unref();
+  const { port } = server.address() as { port: number };
+  return { url: `https://127.0.0.1:${port}/write`, hits: () => hits };
+}
+
+async function relayWith(listener: string, output: string): Promise<{ relay: RunningRelay; port: number }> {
+  const port = await freePort();
+  const config = parseConfig(`[[http]]\nbind-addr = "127.0.0.1:${port}"\n${listener}\noutput = [${output}]`, "tls.toml");
+  const relay = await startRelay(config, captureLog().logger);
+  cleanup.unshift(() => relay.close());
+  return { relay, port };
+}
+
+describe("TLS", () => {
+  it("serves HTTPS with ssl-combined-pem", async () => {
+    const { file, cert } = selfSignedPem();
+    const backend = await httpsBackend(file);
+    const { port, relay } = await relayWith(`ssl-combined-pem = "${file}"`, `{ name = "tls", location = "${backend.url}", skip-tls-verification = true }`);
+    expect(relay.addresses).toEqual([`http http-0 https://127.0.0.1:${port}`]);
+    const dispatcher = new Agent({ connect: { ca: cert } });
+    cleanup.push(() => dispatcher.close());
+    const res = await request(`https://127.0.0.1:${port}/write?db=d`, { method: "POST", body: "cpu v=1 1", dispatcher });
+    await res.body.dump();
+    expect(res.statusCode).toBe(204);
+    expect(backend.hits()).toBe(1);
+  });
+
+  it("verifies an output's certificate unless skip-tls-verification is set", async () => {
+    const { file } = selfSignedPem();
+    const backend = await httpsBackend(file);
+    const { port } = await relayWith("", `{ name = "strict", location = "${backend.url}" }`);
+    const res = await request(`http://127.0.0.1:${port}/write?db=d`, { method: "POST", body: "cpu v=1 1" });
+    expect(res.statusCode).toBe(503);
+    expect(((await res.body.json()) as { error: string }).error).toMatch(/^no backend answered: strict: self[- ]signed certificate/);
+    expect(backend.hits()).toBe(0);
+  });
+});
