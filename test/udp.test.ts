@@ -37,7 +37,7 @@ async function setup(mtus: number[], precision = "n") {
   expect(await listener.listen()).toBe(port);
   cleanup.push(() => listener.close());
   const client = createSocket("udp4");
-  cleanup.push(() => client.close());
+  cleanup.push(() => void client.close());
   const send = (text: string) => new Promise<void>((resolve, reject) => client.send(text, port, "127.0.0.1", (err) => (err ? reject(err) : resolve())));
   return { sinks, listener, log, send };
 }
