@@ -1,0 +1,102 @@
+// Child processes of the local layout and the tests: spawned with output appended to a log file,
+// stopped with SIGTERM then SIGKILL (both bounded), and SIGKILLed if our own process exits first.
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { withTimeout } from "./wait.js";
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly error?: Error;
+}
+
+export interface Child {
+  readonly process: ChildProcess;
+  /** Resolves once the process has exited (or failed to spawn); never rejects. */
+  readonly exited: Promise<ExitInfo>;
+}
+
+export interface SpawnLoggedOptions {
+  readonly cwd: string;
+  /** Appended to, never truncated: a restart keeps the earlier runs' lines. */
+  readonly logPath: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Own process group: a Ctrl-C in the terminal then reaches only us, and we stop the children
+   * in our order. Otherwise the terminal's SIGINT reaches the child at the same time as us.
+   */
+  readonly detached?: boolean;
+  /** Runs synchronously in our 'exit' handler after the child got SIGKILL (e.g. removing its temp dir). */
+  readonly onParentExit?: () => void;
+}
+
+export function spawnLogged(command: string, args: readonly string[], opts: SpawnLoggedOptions): Child {
+  const logFd = openSync(opts.logPath, "a");
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ["ignore", logFd, logFd],
+      detached: opts.detached ?? false,
+    });
+  } finally {
+    closeSync(logFd); // the child has its own copy
+  }
+  live.set(child, opts.onParentExit);
+  const exited = new Promise<ExitInfo>((resolve) => {
+    child.once("error", (error) => resolve({ code: null, signal: null, error }));
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+  }).finally(() => live.delete(child));
+  return { process: child, exited };
+}
+
+export function isAlive(child: ChildProcess): boolean {
+  return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
+export function describeExit(info: ExitInfo): string {
+  if (info.error) return `spawn error: ${info.error.message}`;
+  return info.signal ? `signal ${info.signal}` : `exit code ${info.code}`;
+}
+
+export interface StopTimeouts {
+  /** How long SIGTERM gets before SIGKILL. */
+  readonly termGraceMs: number;
+  /** How long to wait for the process to be gone after SIGKILL. */
+  readonly killWaitMs: number;
+}
+
+/** SIGTERM, then SIGKILL when the grace period is over. Rejects only if even SIGKILL does not end it in time. */
+export async function stopChild(child: Child, what: string, timeouts: StopTimeouts): Promise<ExitInfo> {
+  if (isAlive(child.process)) child.process.kill("SIGTERM");
+  try {
+    return await withTimeout(child.exited, timeouts.termGraceMs, `${what} to exit after SIGTERM`);
+  } catch {
+    return killChild(child, what, timeouts.killWaitMs);
+  }
+}
+
+/** SIGKILL and wait (bounded) until the process is gone. */
+export async function killChild(child: Child, what: string, killWaitMs: number): Promise<ExitInfo> {
+  if (isAlive(child.process)) child.process.kill("SIGKILL");
+  return withTimeout(child.exited, killWaitMs, `${what} to die after SIGKILL`);
+}
+
+// Every child spawned here that has not exited yet. 'exit' handlers must be synchronous: SIGKILL is.
+const live = new Map<ChildProcess, (() => void) | undefined>();
+
+process.once("exit", () => {
+  for (const [child, onParentExit] of live) {
+    try {
+      if (isAlive(child)) child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    try {
+      onParentExit?.();
+    } catch {
+      // best effort
+    }
+  }
+});

@@ -1,0 +1,342 @@
+// One real InfluxDB 1.x server (Debian's influxd) on 127.0.0.1, living in a directory of its own:
+// influxd.conf, meta/, data/, wal/ and influxd.log. Used by the local layout (npm start) and,
+// through test/helpers/influxd.ts, by the tests.
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { Agent, request } from "undici";
+import { describeExit, isAlive, killChild, spawnLogged, stopChild, type Child, type ExitInfo } from "./child.js";
+import { parseJsonLossless } from "./json.js";
+import { fileSize, logTail, readFrom } from "./logfile.js";
+import { findBinary } from "./tools.js";
+import { waitFor } from "./wait.js";
+
+export interface InfluxdUdpOptions {
+  readonly port: number;
+  /** Database the [[udp]] listener writes into; start() creates it. */
+  readonly database: string;
+  /** "n" (influxd's default), "u", "ms", "s", "m" or "h". */
+  readonly precision?: string;
+}
+
+export interface InfluxdConfigOptions {
+  /** Holds meta/, data/ and wal/; the rendered config refers to them by absolute path. */
+  readonly dir: string;
+  readonly httpPort: number;
+  /** influxd's top-level bind-address: the RPC port of backup/restore (8088 by default, never used here). */
+  readonly rpcPort: number;
+  readonly udp?: InfluxdUdpOptions;
+}
+
+export interface InfluxdProcessOptions extends InfluxdConfigOptions {
+  /** stop() deletes `dir` (temp dirs of tests). Default false: the data outlives the process. */
+  readonly removeDirOnStop?: boolean;
+  /** Path of influxd; default: found on PATH or in /usr/sbin, /usr/bin. */
+  readonly binary?: string;
+  /** Run influxd in its own process group, so a Ctrl-C in the terminal reaches only its parent. Default false. */
+  readonly detached?: boolean;
+  /** Called when influxd exits while it should be running (not during start, stop, kill9 or restart). */
+  readonly onUnexpectedExit?: (info: ExitInfo) => void;
+}
+
+const LOOPBACK = "127.0.0.1";
+const READY_TIMEOUT_MS = 30_000;
+const TERM_GRACE_MS = 10_000;
+const KILL_WAIT_MS = 5_000;
+const HTTP_TIMEOUT_MS = 10_000;
+// Logged by the UDP service once its socket is bound. /ping can answer before that, because
+// influxd opens the HTTP service before the UDP one.
+const UDP_READY_LOG = "Started listening on UDP";
+
+/** influxd.conf for a server that binds only 127.0.0.1 and keeps everything under `dir`. */
+export function renderInfluxdConfig(opts: InfluxdConfigOptions): string {
+  const s = (v: string): string => JSON.stringify(v); // JSON strings are valid TOML basic strings
+  const lines = [
+    "reporting-disabled = true",
+    // RPC (backup/restore) port; the default 8088 must never be touched.
+    `bind-address = ${s(`${LOOPBACK}:${opts.rpcPort}`)}`,
+    "",
+    "[meta]",
+    `  dir = ${s(join(opts.dir, "meta"))}`,
+    "",
+    "[data]",
+    `  dir = ${s(join(opts.dir, "data"))}`,
+    `  wal-dir = ${s(join(opts.dir, "wal"))}`,
+    "  query-log-enabled = false",
+    "",
+    "[http]",
+    "  enabled = true",
+    `  bind-address = ${s(`${LOOPBACK}:${opts.httpPort}`)}`,
+    "  log-enabled = false",
+    "",
+    "[monitor]",
+    "  store-enabled = false",
+    "",
+    "[continuous_queries]",
+    "  enabled = false",
+  ];
+  if (opts.udp !== undefined) {
+    lines.push(
+      "",
+      "[[udp]]",
+      "  enabled = true",
+      `  bind-address = ${s(`${LOOPBACK}:${opts.udp.port}`)}`,
+      `  database = ${s(opts.udp.database)}`,
+      // Flush every datagram at once: UDP points are visible without delay.
+      "  batch-size = 1",
+      '  batch-timeout = "10ms"',
+    );
+    if (opts.udp.precision !== undefined) lines.push(`  precision = ${s(opts.udp.precision)}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+interface Running extends Child {
+  /** True while an exit would be unexpected: after start-up and until we stop or kill it. */
+  watched: boolean;
+}
+
+export class InfluxdProcess {
+  readonly dir: string;
+  readonly httpPort: number;
+  readonly rpcPort: number;
+  readonly udpPort: number | undefined;
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  /** http://127.0.0.1:PORT/write */
+  readonly writeUrl: string;
+  readonly configPath: string;
+  readonly logPath: string;
+  readonly binary: string;
+
+  private running: Running | undefined;
+  // Own connection pool: isolates us from a global dispatcher (a test's MockAgent) and lets us
+  // drop the connections to a killed server.
+  private agent = newAgent();
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly opts: InfluxdProcessOptions) {
+    const binary = opts.binary ?? findBinary("influxd");
+    if (binary === undefined) throw new Error('influxd not found: install it with "sudo apt-get install -y influxdb"');
+    this.binary = binary;
+    this.dir = opts.dir;
+    this.httpPort = opts.httpPort;
+    this.rpcPort = opts.rpcPort;
+    this.udpPort = opts.udp?.port;
+    this.url = `http://${LOOPBACK}:${opts.httpPort}`;
+    this.writeUrl = `${this.url}/write`;
+    this.configPath = join(opts.dir, "influxd.conf");
+    this.logPath = join(opts.dir, "influxd.log");
+  }
+
+  /** Pid of the running influxd, undefined while it is not running. */
+  get pid(): number | undefined {
+    const child = this.running?.process;
+    return child && isAlive(child) ? child.pid : undefined;
+  }
+
+  /**
+   * Writes influxd.conf, starts influxd and waits until /ping answers (and the UDP listener is
+   * bound), then creates the UDP database. On failure influxd is killed and the error carries
+   * the tail of influxd.log ("address already in use" among others).
+   */
+  async start(): Promise<void> {
+    if (this.stopping) throw new Error("influxd: start() after stop()");
+    if (this.running) throw new Error("influxd: already started");
+    await mkdir(this.dir, { recursive: true });
+    await writeFile(this.configPath, renderInfluxdConfig(this.opts));
+    await this.spawnAndWait();
+    if (this.opts.udp !== undefined) await this.createDatabase(this.opts.udp.database);
+  }
+
+  /**
+   * GET /query with epoch=ns. Returns the parsed JSON, except that integers beyond 2^53 (every ns
+   * timestamp) are exact decimal strings. Throws on a non-2xx status, a top-level "error" or an
+   * "error" in any statement result.
+   */
+  async query(q: string, db?: string): Promise<any> {
+    const params = new URLSearchParams({ q, epoch: "ns" });
+    if (db !== undefined) params.set("db", db);
+    return this.queryRequest("GET", `${this.url}/query?${params}`, undefined);
+  }
+
+  /** POST /query CREATE DATABASE (idempotent in InfluxDB 1.x). */
+  async createDatabase(name: string): Promise<void> {
+    // POST: InfluxDB 1.6 warns about CREATE in a GET ("read only context").
+    const body = new URLSearchParams({ q: `CREATE DATABASE ${quoteIdent(name)}` }).toString();
+    await this.queryRequest("POST", `${this.url}/query`, body);
+  }
+
+  /**
+   * SELECT * FROM "measurement" as row objects keyed by column name. `time` is always the exact
+   * nanosecond timestamp as a decimal string. [] when the measurement does not exist; throws if the db does not.
+   */
+  async points(db: string, measurement: string): Promise<Array<Record<string, unknown>>> {
+    const json = await this.query(`SELECT * FROM ${quoteIdent(measurement)}`, db);
+    const rows: Array<Record<string, unknown>> = [];
+    for (const result of asArray(json?.results)) {
+      for (const series of asArray(result?.series)) {
+        const columns = asArray(series?.columns) as string[];
+        for (const values of asArray(series?.values)) {
+          const row: Record<string, unknown> = {};
+          columns.forEach((col, i) => {
+            row[col] = (values as unknown[])[i] ?? null;
+          });
+          // Small timestamps stay JSON numbers; make the type predictable.
+          if (row["time"] !== undefined && row["time"] !== null) row["time"] = String(row["time"]);
+          rows.push(row);
+        }
+      }
+    }
+    return rows;
+  }
+
+  /** SIGKILL and wait for the process to be gone (simulates a crash). */
+  async kill9(): Promise<void> {
+    const running = this.running;
+    if (!running) return;
+    running.watched = false;
+    await this.resetAgent();
+    await killChild(running, "influxd", KILL_WAIT_MS);
+    this.running = undefined;
+  }
+
+  /** Start again with the same dir, ports and config (stopping first if running) and wait until ready. */
+  async restart(): Promise<void> {
+    if (this.stopping) throw new Error("influxd: restart() after stop()");
+    await this.terminate();
+    await this.spawnAndWait();
+  }
+
+  /** SIGTERM (SIGKILL after a grace period); then removes the dir if removeDirOnStop. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      try {
+        await this.terminate();
+      } finally {
+        await this.agent.destroy().catch(() => undefined);
+        if (this.opts.removeDirOnStop) await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
+      }
+    })();
+    return this.stopping;
+  }
+
+  // --- internals ---------------------------------------------------------
+
+  private async spawnAndWait(): Promise<void> {
+    const logOffset = fileSize(this.logPath);
+    const removeDir = this.opts.removeDirOnStop ?? false;
+    const child = spawnLogged(this.binary, ["run", "-config", this.configPath], {
+      cwd: this.dir,
+      logPath: this.logPath,
+      env: influxdEnv(),
+      detached: this.opts.detached ?? false,
+      // Keeps /tmp clean when a test forgot stop(); influxd may still be writing, hence best effort.
+      ...(removeDir ? { onParentExit: () => rmSync(this.dir, { recursive: true, force: true, maxRetries: 2 }) } : {}),
+    });
+    const running: Running = { ...child, watched: false };
+    this.running = running;
+
+    const abort = new AbortController();
+    void child.exited.then((info) => {
+      if (running.watched) {
+        running.watched = false;
+        this.opts.onUnexpectedExit?.(info);
+      } else {
+        abort.abort(new Error(`influxd exited during startup (${describeExit(info)})\n${logTail(this.logPath)}`));
+      }
+    });
+
+    try {
+      await waitFor(() => this.ping(), {
+        timeoutMs: READY_TIMEOUT_MS,
+        intervalMs: 50,
+        what: `influxd /ping on ${this.url}`,
+        signal: abort.signal,
+      });
+      if (this.udpPort !== undefined) {
+        await waitFor(async () => readFrom(this.logPath, logOffset).includes(UDP_READY_LOG), {
+          timeoutMs: READY_TIMEOUT_MS,
+          intervalMs: 20,
+          what: `influxd UDP listener on ${LOOPBACK}:${this.udpPort}`,
+          signal: abort.signal,
+        });
+      }
+    } catch (err) {
+      await killChild(running, "influxd after a failed start", KILL_WAIT_MS).catch(() => undefined);
+      if (this.running === running) this.running = undefined;
+      if (abort.signal.aborted) throw err; // the message already has the log tail
+      throw new Error(`${(err as Error).message}\n${logTail(this.logPath)}`);
+    }
+    running.watched = isAlive(running.process);
+  }
+
+  /** Graceful shutdown of the current process, if any; SIGKILL after a grace period. */
+  private async terminate(): Promise<void> {
+    const running = this.running;
+    if (!running) return;
+    running.watched = false;
+    await this.resetAgent();
+    await stopChild(running, "influxd", { termGraceMs: TERM_GRACE_MS, killWaitMs: KILL_WAIT_MS });
+    this.running = undefined;
+  }
+
+  private async ping(): Promise<boolean> {
+    const res = await request(`${this.url}/ping`, {
+      dispatcher: this.agent,
+      headersTimeout: 1_000,
+      bodyTimeout: 1_000,
+    });
+    await res.body.dump();
+    return res.statusCode === 204;
+  }
+
+  private async queryRequest(method: "GET" | "POST", url: string, body: string | undefined): Promise<any> {
+    const res = await request(url, {
+      method,
+      dispatcher: this.agent,
+      headersTimeout: HTTP_TIMEOUT_MS,
+      bodyTimeout: HTTP_TIMEOUT_MS,
+      ...(body === undefined ? {} : { body, headers: { "content-type": "application/x-www-form-urlencoded" } }),
+    });
+    const text = await res.body.text();
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      throw new Error(`influxd ${method} /query failed: HTTP ${res.statusCode}: ${text}`);
+    }
+    const json = parseJsonLossless(text) as any;
+    if (json?.error) throw new Error(`influxd /query error: ${json.error}`);
+    for (const result of asArray(json?.results)) {
+      if (result?.error) throw new Error(`influxd /query statement ${result.statement_id} error: ${result.error}`);
+    }
+    return json;
+  }
+
+  /** Drop pooled connections, which are dead once the server goes away. */
+  private async resetAgent(): Promise<void> {
+    const old = this.agent;
+    this.agent = newAgent();
+    await old.destroy().catch(() => undefined);
+  }
+}
+
+function newAgent(): Agent {
+  return new Agent({ connections: 8, keepAliveTimeout: 1_000 });
+}
+
+/** The parent's env minus INFLUXDB_* overrides, which influxd applies on top of the config file. */
+function influxdEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith("INFLUXDB_")) env[key] = value;
+  }
+  return env;
+}
+
+/** InfluxQL double-quoted identifier. */
+function quoteIdent(name: string): string {
+  return `"${name.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+function asArray(value: unknown): any[] {
+  return Array.isArray(value) ? value : [];
+}
