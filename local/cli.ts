@@ -1,0 +1,87 @@
+// Flags of `npm start -- ...`. Pure: the caller passes the directories relative paths resolve against.
+import { resolve } from "node:path";
+import { DEFAULT_DATABASES, DEFAULT_PORT, DEFAULT_REPLICAS, MIN_REPLICAS, PORT_OFFSETS, type LocalOptions } from "./plan.js";
+
+export type LocalCommand = { readonly help: true } | ({ readonly help: false } & LocalOptions);
+
+export interface CliContext {
+  /** Directory a relative --run-dir is taken from. */
+  readonly cwd: string;
+  /** The run dir without --run-dir (absolute). */
+  readonly defaultRunDir: string;
+}
+
+/** A bad command line: main prints it with the usage and exits with code 2. */
+export class CliError extends Error {
+  override readonly name = "CliError";
+}
+
+const { relayUdp, replicaBase, replicaStride, replicaHttp, replicaRpc, replicaUdp } = PORT_OFFSETS;
+
+export const USAGE = `Usage: npm start -- [--port P] [--replicas N] [--run-dir DIR] [--db NAME]...
+
+Runs the local layout on 127.0.0.1: N real influxd (Debian's influxdb) and the relay in front
+of them, writing every point to every replica. Ctrl-C stops everything (from another terminal:
+kill $(cat DIR/local.lock)); the data stays in the run dir for the next start.
+
+Flags:
+  --port P        client port P (default ${DEFAULT_PORT}); the other ports follow from it
+  --replicas N    number of influxd replicas, at least ${MIN_REPLICAS} (default ${DEFAULT_REPLICAS})
+  --run-dir DIR   where every process keeps its config, data and log (default: .run in the project)
+  --db NAME       database created on every replica; repeatable (default ${DEFAULT_DATABASES.join(", ")}).
+                  The first one receives the UDP writes.
+  --help          print this help and exit
+
+Ports (all on 127.0.0.1):
+  P             relay HTTP: clients write here (POST /write?db=NAME)
+  P+${relayUdp}           relay UDP (${DEFAULT_PORT + relayUdp} by default)
+  P+${replicaBase + replicaHttp}+${replicaStride}*i    influxd replica i (0-based): HTTP (query it here)
+  P+${replicaBase + replicaRpc}+${replicaStride}*i    influxd replica i: RPC (backup/restore)
+  P+${replicaBase + replicaUdp}+${replicaStride}*i    influxd replica i: UDP
+  With the defaults: relay ${DEFAULT_PORT} and ${DEFAULT_PORT + relayUdp}/udp; influxd-0 ${port(0, replicaHttp)}, ${port(0, replicaRpc)}, ${port(0, replicaUdp)}/udp; influxd-1 ${port(1, replicaHttp)}, ${port(1, replicaRpc)}, ${port(1, replicaUdp)}/udp.
+
+Run dir: influxd-<i>/ (influxd.conf, meta, data, wal, influxd.log), relay/ (relay.toml, relay.log), local.lock.`;
+
+export function parseLocalArgs(argv: readonly string[], context: CliContext): LocalCommand {
+  let port: number | undefined;
+  let replicas: number | undefined;
+  let runDir: string | undefined;
+  const databases: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
+    const name = match?.[1];
+    if (name === "help" || arg === "-h") return { help: true };
+    const value = (): string => {
+      const v = match?.[2] ?? argv[++i];
+      if (v === undefined || v === "") throw new CliError(`--${name} needs a value`);
+      return v;
+    };
+    if (name === "port") port = once(port, "--port", wholeNumber("--port", value()));
+    else if (name === "replicas") replicas = once(replicas, "--replicas", wholeNumber("--replicas", value()));
+    else if (name === "run-dir") runDir = once(runDir, "--run-dir", value());
+    else if (name === "db") databases.push(value());
+    else throw new CliError(match ? `unknown flag "--${name}"` : `unexpected argument "${arg}"`);
+  }
+  return {
+    help: false,
+    port: port ?? DEFAULT_PORT,
+    replicas: replicas ?? DEFAULT_REPLICAS,
+    runDir: runDir === undefined ? context.defaultRunDir : resolve(context.cwd, runDir),
+    databases: databases.length > 0 ? databases : DEFAULT_DATABASES,
+  };
+}
+
+function wholeNumber(flag: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new CliError(`${flag} needs a whole number, not "${text}"`);
+  return Number(text);
+}
+
+function once<T>(previous: T | undefined, flag: string, value: T): T {
+  if (previous !== undefined) throw new CliError(`${flag} given twice`);
+  return value;
+}
+
+function port(replica: number, offset: number): number {
+  return DEFAULT_PORT + replicaBase + replicaStride * replica + offset;
+}
