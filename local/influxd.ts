@@ -224,6 +224,8 @@ export class InfluxdProcess {
   // --- internals ---------------------------------------------------------
 
   private async spawnAndWait(): Promise<void> {
+    // stop() may have come while start() or restart() was awaiting: spawn nothing it cannot see.
+    if (this.stopping) throw new Error("influxd: stopped while starting");
     const logOffset = fileSize(this.logPath);
     const removeDir = this.opts.removeDirOnStop ?? false;
     const child = spawnLogged(this.binary, ["run", "-config", this.configPath], {

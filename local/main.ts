@@ -1,0 +1,110 @@
+// `npm start`: the local layout on 127.0.0.1, N real influxd and our relay in front of them (see plan.ts
+// for the ports). Refuses to start when a tool is missing, a port is taken or the run dir is in use.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CliError, USAGE, parseLocalArgs } from "./cli.js";
+import { LocalLayout, type LayoutLog } from "./layout.js";
+import { LockedError, acquireLock } from "./lock.js";
+import { PlanError, planLocalLayout, type LocalPlan } from "./plan.js";
+import { busyPorts } from "./port-check.js";
+import { describeLayout } from "./summary.js";
+import { INFLUXD, ensureTools } from "./tools.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** Not started, for a reason the message explains fully (no stack trace). */
+class Refused extends Error {}
+
+const log: LayoutLog = {
+  info: (line) => console.log(`[local] ${line}`),
+  warn: (line) => console.error(`[local] WARNING: ${line}`),
+};
+
+async function main(argv: readonly string[]): Promise<number> {
+  const command = parseLocalArgs(argv, { cwd: process.cwd(), defaultRunDir: join(ROOT, ".run") });
+  if (command.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const plan = planLocalLayout(command);
+  try {
+    ensureTools([INFLUXD], log.info);
+  } catch (err) {
+    throw new Refused((err as Error).message);
+  }
+  mkdirSync(plan.runDir, { recursive: true });
+  const lock = acquireLock(plan.lockPath, `the local layout in ${plan.runDir}`);
+  try {
+    await refuseBusyPorts(plan);
+    return await run(plan);
+  } finally {
+    lock.release();
+  }
+}
+
+async function refuseBusyPorts(plan: LocalPlan): Promise<void> {
+  const busy = await busyPorts(plan.host, plan.tcpPorts, plan.udpPorts);
+  if (busy.length === 0) return;
+  throw new Refused(
+    `ports the layout needs are taken:\n${busy.map((line) => `  ${line}`).join("\n")}\n` +
+      `Stop whatever holds them (ss -ltnup shows who; the influxdb service of Debian listens on 8086 and 8088), or choose another --port (the port plan: npm start -- --help).`,
+  );
+}
+
+/** Runs the layout until a stop signal; 0 after a clean stop. */
+async function run(plan: LocalPlan): Promise<number> {
+  const layout = new LocalLayout(plan, log);
+  let signalled: (signal: NodeJS.Signals) => void = () => undefined;
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => (signalled = resolve));
+  let received: NodeJS.Signals | undefined;
+  // `on`, not `once`: a second Ctrl-C must not kill us (default action) before the children are stopped.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (received) {
+      log.info(`${signal} again: still stopping (every wait is bounded)`);
+      return;
+    }
+    received = signal;
+    signalled(signal);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+
+  const started = layout.start();
+  try {
+    const first = await Promise.race([started.then(() => undefined), stopSignal]);
+    if (first === undefined) {
+      console.log(describeLayout(plan));
+      await stopSignal;
+    }
+    log.info(`${received}: stopping`);
+  } catch (err) {
+    log.warn("start failed; stopping what was started");
+    await layout.stop().catch((stopErr: unknown) => log.warn(String(stopErr)));
+    throw err;
+  }
+  await layout.stop();
+  await started.catch(() => undefined); // interrupted by the signal: expected
+  log.info("stopped");
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Whatever is left (a keep-alive socket, a timer) must not hold the process past a clean stop.
+    setImmediate(() => process.exit(code)).unref();
+  },
+  (err: unknown) => {
+    if (err instanceof CliError || err instanceof PlanError) {
+      console.error(`influx-ha local: ${err.message}\nSee npm start -- --help`);
+      process.exit(2);
+    }
+    if (err instanceof Refused || err instanceof LockedError) {
+      console.error(`influx-ha local: not started: ${err.message}`);
+    } else {
+      console.error("influx-ha local: failed:", err instanceof Error ? err.message : err);
+    }
+    process.exit(1);
+  },
+);
