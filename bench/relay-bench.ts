@@ -1,8 +1,9 @@
 // Relay throughput benchmark (`npm run bench`).
 //
 // Two sink backends (bench/sink.ts, one process each) take the writes. The same
-// load runs twice: straight at one sink (baseline), then at the relay fanning
-// out to both sinks. Everything stays on 127.0.0.1.
+// load runs three times: straight at one sink (baseline), at a bare fastify +
+// undici pass-through fanning out to both sinks (bench/passthrough.ts: what the
+// relay costs beyond moving bytes), then at the relay. Everything stays on 127.0.0.1.
 //
 // Environment:
 //   BENCH_SECONDS    measured seconds per phase (default 10), after a 2 s warm-up
@@ -31,6 +32,7 @@ const LINES_PER_BODY = 5_000;
 const BODY_COUNT = 8;
 const WRITE_PATH = "/write?db=bench&precision=ns";
 const STOP_GRACE_MS = 10_000;
+const PASSTHROUGH_COMMAND = [process.execPath, "--import", "tsx", "bench/passthrough.ts"];
 
 const TARGET_POINTS_PER_SEC = 2_200_000;
 const TARGET_P99_MS = 40;
@@ -79,6 +81,13 @@ async function main(): Promise<number> {
     const baseline = await load(sinks[0].port);
     console.log(progress(baseline));
 
+    const passthrough = await startRelay(PASSTHROUGH_COMMAND, sinks.map((s) => s.port), join(tmpDir, "passthrough.toml"), PATHS, "passthrough");
+    console.log(`pass-through: ${seconds} s at the bare pass-through (port ${passthrough.port})…`);
+    const passthroughResult = await load(passthrough.port);
+    console.log(progress(passthroughResult));
+    // Stopped before the relay starts, so the two never share the CPU.
+    await stopChild(passthrough.child, STOP_GRACE_MS);
+
     const relay = await startRelay(relayArgv, sinks.map((s) => s.port), join(tmpDir, "relay.toml"), PATHS);
     children.push(relay.child);
     console.log(`relay: ${seconds} s at the relay (port ${relay.port}, pid ${relay.child.pid})…`);
@@ -105,8 +114,10 @@ async function main(): Promise<number> {
         relayCommand: relayArgv,
       },
       baseline,
+      passthrough: passthroughResult,
       relay: relayResult,
       ratio: baseline.pointsPerSec > 0 ? relayResult.pointsPerSec / baseline.pointsPerSec : 0,
+      passthroughRatio: passthroughResult.pointsPerSec > 0 ? relayResult.pointsPerSec / passthroughResult.pointsPerSec : 0,
       targets: [
         target({ label: "relay points/s", measured: relayResult.pointsPerSec, goal: TARGET_POINTS_PER_SEC, unit: "", decimals: 0, kind: "min" }),
         target({ label: "relay p99", measured: relayResult.p99Ms, goal: TARGET_P99_MS, unit: " ms", decimals: 1, kind: "max" }),
@@ -117,7 +128,7 @@ async function main(): Promise<number> {
     writeJson(jsonPath, results);
     console.log(`results written to ${jsonPath}`);
 
-    if (baseline.errors > 0 || relayResult.errors > 0) broken.push("requests failed (errors > 0)");
+    if (baseline.errors > 0 || passthroughResult.errors > 0 || relayResult.errors > 0) broken.push("requests failed (errors > 0)");
     for (const problem of broken) console.error(`FAILED: ${problem}`);
     return broken.length > 0 ? 1 : 0;
   } finally {

@@ -29,9 +29,12 @@ export interface BenchResults {
     relayCommand: readonly string[];
   };
   baseline: LoadResult;
+  passthrough: LoadResult;
   relay: LoadResult & { rss: RssStats };
   /** relay points/s ÷ baseline points/s */
   ratio: number;
+  /** relay points/s ÷ bare pass-through points/s: the share of the pass-through's speed the relay keeps */
+  passthroughRatio: number;
   targets: Target[];
 }
 
@@ -49,6 +52,7 @@ export function printReport(r: BenchResults): void {
   const header = ["phase", "points/s", "req/s", "p50 ms", "p99 ms", "errors", "RSS peak", "RSS end"];
   const rows = [
     ["baseline", ...figures(r.baseline), "-", "-"],
+    ["pass-through", ...figures(r.passthrough), "-", "-"],
     ["relay", ...figures(r.relay), mib(r.relay.rss.peakMiB), mib(r.relay.rss.endMiB)],
   ];
   printTable([header, ...rows]);
@@ -59,8 +63,9 @@ export function printReport(r: BenchResults): void {
     console.log(`target: ${t.label} ${goal}, measured ${num(t.measured, t.decimals)}${t.unit}: ${t.met ? "met" : "MISSED"}`);
   }
   console.log(`relay points/s ÷ baseline points/s: ${r.ratio.toFixed(3)}`);
+  console.log(`relay points/s ÷ bare pass-through points/s: ${r.passthroughRatio.toFixed(3)}`);
 
-  for (const [phase, result] of [["baseline", r.baseline], ["relay", r.relay]] as const) {
+  for (const [phase, result] of [["baseline", r.baseline], ["pass-through", r.passthrough], ["relay", r.relay]] as const) {
     if (result.firstError) console.log(`${phase}: ${result.errors} errors, first: ${result.firstError}`);
   }
 }

@@ -44,13 +44,19 @@ export async function startSink(name: string, paths: Paths): Promise<Service> {
  * that fans out to the given sinks, and waits until GET /ping answers 204.
  * `argv` is the command line without the trailing `-config FILE`.
  */
-export async function startRelay(argv: readonly string[], sinkPorts: readonly number[], configPath: string, paths: Paths): Promise<Service> {
+export async function startRelay(
+  argv: readonly string[],
+  sinkPorts: readonly number[],
+  configPath: string,
+  paths: Paths,
+  name = "relay",
+): Promise<Service> {
   // Small race between probing the port and the relay binding it; a clash shows up as a failed start.
   const port = await freePort();
   writeFileSync(configPath, relayConfig(port, sinkPorts));
-  const child = await spawnChild("relay", [...argv, "-config", configPath], {
+  const child = await spawnChild(name, [...argv, "-config", configPath], {
     cwd: paths.root,
-    logPath: join(paths.logDir, "relay.log"),
+    logPath: join(paths.logDir, `${name}.log`),
     pipeStdout: false,
   });
   try {

@@ -294,6 +294,8 @@ function fitsIn(buf: Buffer, start: number, end: number, limit: string): boolean
   while (start < end - 1 && buf[start] === 0x30) start++;
   const length = end - start;
   if (length !== limit.length) return length < limit.length;
+  // Nanosecond timestamps have as many digits as the limit: the first digit nearly always settles it.
+  if (buf[start]! < limit.charCodeAt(0)) return true;
   for (let k = 0; k < length; k++) {
     const d = buf[start + k]! - limit.charCodeAt(k);
     if (d !== 0) return d < 0;

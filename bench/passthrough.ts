@@ -1,0 +1,33 @@
+// The reference the relay is measured against: a bare fastify + undici pass-through that forwards each body
+// to every output and answers 204 on the first 2xx, with no validation, timestamps or error semantics.
+// It reads the relay's own config (`-config FILE`), so the benchmark starts it exactly like the relay.
+import Fastify from "fastify";
+import { Pool } from "undici";
+import { loadConfig } from "../relay/config.js";
+
+const file = process.argv[process.argv.indexOf("-config") + 1]!;
+const listener = loadConfig(file).http[0]!;
+const outputs = listener.outputs.map((output) => {
+  const url = new URL(output.location);
+  return { pool: new Pool(url.origin, { connections: 32 }), path: url.pathname };
+});
+
+const app = Fastify({ bodyLimit: listener.maxBodySize });
+app.removeAllContentTypeParsers();
+app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+app.get("/ping", (_request, reply) => reply.code(204).send());
+app.post("/write", (request, reply) => {
+  const search = request.url.slice(request.url.indexOf("?"));
+  const sends = outputs.map(async ({ pool, path }) => {
+    const response = await pool.request({ method: "POST", path: path + search, body: request.body as Buffer });
+    await response.body.dump();
+    if (response.statusCode >= 300) throw new Error(`HTTP ${response.statusCode}`);
+  });
+  return Promise.any(sends).then(
+    () => reply.code(204).send(),
+    () => reply.code(503).send(),
+  );
+});
+
+await app.listen({ host: listener.bindAddr.host, port: listener.bindAddr.port });
+process.once("SIGTERM", () => void app.close().then(() => Promise.all(outputs.map((o) => o.pool.close()))));
