@@ -1,0 +1,157 @@
+// `npm start` for real: the local layout as a child process, two Debian influxd and the relay in front,
+// on a random base port whose whole plan is free. Writes go through the relay and land on both replicas;
+// the run dir is locked, a stop leaves nothing running, and the data is still there on the next start.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { request } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseJsonLossless } from "../local/json.js";
+import { planLocalLayout, type LocalPlan } from "../local/plan.js";
+import { busyPorts } from "../local/port-check.js";
+import { waitFor } from "./helpers/ports.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const DB = "testdb";
+const LINE = "cpu,host=a value=1.5 1700000000000000000";
+const POINT = { time: "1700000000000000000", host: "a", value: 1.5 };
+
+interface Layout {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  readonly exited: Promise<number | string>;
+}
+
+let runDir: string;
+let plan: LocalPlan;
+const started: Layout[] = [];
+
+function spawnLayout(): Layout {
+  const args = ["--import", "tsx", "local/main.ts", "--port", String(plan.relay.httpPort), "--run-dir", runDir, "--db", DB];
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
+  const layout = { child, output: () => output, exited };
+  started.push(layout);
+  return layout;
+}
+
+/** Starts the layout and waits (bounded) for the "Ctrl-C to stop" line. */
+async function startLayout(): Promise<Layout> {
+  const layout = spawnLayout();
+  let exitCode: number | string | undefined;
+  void layout.exited.then((code) => (exitCode = code));
+  await waitFor(
+    async () => {
+      if (exitCode !== undefined) throw new Error(`the layout exited (${exitCode}) before it was up:\n${layout.output()}`);
+      return layout.output().includes("Ctrl-C to stop");
+    },
+    { timeoutMs: 40_000, intervalMs: 100, what: "the layout's Ctrl-C to stop line" },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${layout.output()}`);
+  });
+  return layout;
+}
+
+async function exitOf(layout: Layout, timeoutMs = 30_000): Promise<number | string> {
+  const timer = setTimeout(() => layout.child.kill("SIGKILL"), timeoutMs);
+  try {
+    return await layout.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Pids of every process whose command line mentions the run dir: the layout, its influxd and its relay. */
+function processesOfRunDir(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(runDir)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+async function pointsOn(url: string): Promise<unknown[]> {
+  const params = new URLSearchParams({ db: DB, q: "SELECT * FROM cpu", epoch: "ns" });
+  const res = await request(`${url}/query?${params}`);
+  const json = parseJsonLossless(await res.body.text()) as any;
+  expect(res.statusCode).toBe(200);
+  const series = json.results?.[0]?.series?.[0];
+  if (!series) return [];
+  return series.values.map((values: unknown[]) => Object.fromEntries(series.columns.map((c: string, i: number) => [c, values[i]])));
+}
+
+/** A base port in 20000-40000 whose every planned TCP and UDP port is free right now. */
+async function freeBasePort(): Promise<number> {
+  for (let attempt = 0; attempt < 30; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const candidate = planLocalLayout({ port, replicas: 2, runDir: "/unused", databases: [DB] });
+    if ((await busyPorts(candidate.host, candidate.tcpPorts, candidate.udpPorts)).length === 0) return port;
+  }
+  throw new Error("no free base port in 30 tries");
+}
+
+beforeAll(async () => {
+  runDir = mkdtempSync(join(tmpdir(), "influx-ha-local-"));
+  plan = planLocalLayout({ port: await freeBasePort(), replicas: 2, runDir, databases: [DB] });
+});
+
+afterAll(async () => {
+  for (const layout of started) layout.child.kill("SIGTERM");
+  await Promise.all(started.map((layout) => exitOf(layout, 20_000)));
+  // The replicas and the relay run in process groups of their own: make sure none outlives a failed test.
+  for (const pid of processesOfRunDir()) process.kill(pid, "SIGKILL");
+  rmSync(runDir, { recursive: true, force: true, maxRetries: 3 });
+}, 60_000);
+
+describe("npm start (local/main.ts)", () => {
+  it("relays writes to both replicas, refuses a second start, stops cleanly and keeps the data", async () => {
+    const first = await startLayout();
+    expect(first.output()).toContain(plan.clientUrl);
+    for (const replica of plan.replicas) expect(first.output()).toContain(replica.url);
+
+    const res = await request(`${plan.clientUrl}/write?db=${DB}`, { method: "POST", body: LINE });
+    expect(res.statusCode, await res.body.text()).toBe(204);
+    // The relay may answer once one replica has the point; the other follows shortly.
+    await waitFor(async () => (await Promise.all(plan.replicas.map((r) => pointsOn(r.url)))).every((points) => points.length > 0), {
+      timeoutMs: 10_000,
+      what: "the point on both replicas",
+    });
+    for (const replica of plan.replicas) {
+      expect(await pointsOn(replica.url), replica.name).toEqual([POINT]);
+    }
+
+    // The same run dir is taken: refused before anything starts, and the first layout keeps running.
+    const second = spawnLayout();
+    expect(await exitOf(second, 20_000)).not.toBe(0);
+    expect(second.output()).toContain(`already running (pid ${first.child.pid}`);
+    expect(first.child.exitCode).toBeNull();
+
+    first.child.kill("SIGTERM");
+    expect(await exitOf(first), first.output()).toBe(0);
+    expect(first.output()).toContain("stopped");
+    expect(processesOfRunDir()).toEqual([]);
+
+    // A lock left by a process that is gone is stale: the next start takes it over.
+    const dead = spawn(process.execPath, ["-e", ""]);
+    await new Promise((resolve) => dead.on("exit", resolve));
+    writeFileSync(plan.lockPath, `${dead.pid}\n`);
+
+    const again = await startLayout();
+    for (const replica of plan.replicas) {
+      expect(await pointsOn(replica.url), replica.name).toEqual([POINT]);
+    }
+    again.child.kill("SIGTERM");
+    expect(await exitOf(again), again.output()).toBe(0);
+    expect(processesOfRunDir()).toEqual([]);
+  });
+});
