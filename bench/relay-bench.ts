@@ -81,14 +81,25 @@ async function main(): Promise<number> {
     const baseline = await load(sinks[0].port);
     console.log(progress(baseline));
 
-    const passthrough = await startRelay(PASSTHROUGH_COMMAND, sinks.map((s) => s.port), join(tmpDir, "passthrough.toml"), PATHS, "passthrough");
+    const passthrough = await startRelay(
+      PASSTHROUGH_COMMAND,
+      sinks.map((s) => s.port),
+      join(tmpDir, "passthrough.toml"),
+      PATHS,
+      "passthrough",
+    );
     console.log(`pass-through: ${seconds} s at the bare pass-through (port ${passthrough.port})…`);
     const passthroughResult = await load(passthrough.port);
     console.log(progress(passthroughResult));
     // Stopped before the relay starts, so the two never share the CPU.
     await stopChild(passthrough.child, STOP_GRACE_MS);
 
-    const relay = await startRelay(relayArgv, sinks.map((s) => s.port), join(tmpDir, "relay.toml"), PATHS);
+    const relay = await startRelay(
+      relayArgv,
+      sinks.map((s) => s.port),
+      join(tmpDir, "relay.toml"),
+      PATHS,
+    );
     children.push(relay.child);
     console.log(`relay: ${seconds} s at the relay (port ${relay.port}, pid ${relay.child.pid})…`);
     const rss = sampleRss(relay.child.pid);
@@ -119,7 +130,14 @@ async function main(): Promise<number> {
       ratio: baseline.pointsPerSec > 0 ? relayResult.pointsPerSec / baseline.pointsPerSec : 0,
       passthroughRatio: passthroughResult.pointsPerSec > 0 ? relayResult.pointsPerSec / passthroughResult.pointsPerSec : 0,
       targets: [
-        target({ label: "relay points/s", measured: relayResult.pointsPerSec, goal: TARGET_POINTS_PER_SEC, unit: "", decimals: 0, kind: "min" }),
+        target({
+          label: "relay points/s",
+          measured: relayResult.pointsPerSec,
+          goal: TARGET_POINTS_PER_SEC,
+          unit: "",
+          decimals: 0,
+          kind: "min",
+        }),
         target({ label: "relay p99", measured: relayResult.p99Ms, goal: TARGET_P99_MS, unit: " ms", decimals: 1, kind: "max" }),
       ],
     };

@@ -65,7 +65,11 @@ export function printReport(r: BenchResults): void {
   console.log(`relay points/s ÷ baseline points/s: ${r.ratio.toFixed(3)}`);
   console.log(`relay points/s ÷ bare pass-through points/s: ${r.passthroughRatio.toFixed(3)}`);
 
-  for (const [phase, result] of [["baseline", r.baseline], ["pass-through", r.passthrough], ["relay", r.relay]] as const) {
+  for (const [phase, result] of [
+    ["baseline", r.baseline],
+    ["pass-through", r.passthrough],
+    ["relay", r.relay],
+  ] as const) {
     if (result.firstError) console.log(`${phase}: ${result.errors} errors, first: ${result.firstError}`);
   }
 }

@@ -68,9 +68,7 @@ export async function startRelay(
 }
 
 function relayConfig(port: number, sinkPorts: readonly number[]): string {
-  const outputs = sinkPorts.map(
-    (p, i) => `  { name = "sink${i + 1}", location = "http://${LOOPBACK}:${p}/write", timeout = "10s" },`,
-  );
+  const outputs = sinkPorts.map((p, i) => `  { name = "sink${i + 1}", location = "http://${LOOPBACK}:${p}/write", timeout = "10s" },`);
   return ["[[http]]", 'name = "bench"', `bind-addr = "${LOOPBACK}:${port}"`, "output = [", ...outputs, "]", ""].join("\n");
 }
 

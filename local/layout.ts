@@ -31,7 +31,8 @@ export class LocalLayout {
         rpcPort: replica.rpcPort,
         udp: { port: replica.udpPort, database: plan.udpDatabase },
         detached: true,
-        onUnexpectedExit: (info) => this.died(`${replica.name} (${replica.url})`, info, replica.logPath, "the relay keeps writing to the other replicas"),
+        onUnexpectedExit: (info) =>
+          this.died(`${replica.name} (${replica.url})`, info, replica.logPath, "the relay keeps writing to the other replicas"),
       });
       this.replicas.push(influxd);
     }

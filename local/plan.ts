@@ -106,7 +106,9 @@ export function planLocalLayout(options: LocalOptions): LocalPlan {
 
   const highest = replicaPort(port, count - 1, PORT_OFFSETS.replicaUdp);
   if (highest > MAX_PORT) {
-    throw new PlanError(`--port ${port} with ${count} replicas needs ports up to ${highest}, above ${MAX_PORT}: choose a lower --port or fewer --replicas`);
+    throw new PlanError(
+      `--port ${port} with ${count} replicas needs ports up to ${highest}, above ${MAX_PORT}: choose a lower --port or fewer --replicas`,
+    );
   }
 
   const replicas = Array.from({ length: count }, (_, index): ReplicaPlan => {

@@ -8,7 +8,10 @@ export function describeLayout(plan: LocalPlan): string {
   const rows: Array<[string, string]> = [
     ["client endpoint", `${plan.clientUrl}  (the relay: POST /write?db=${q(db)} reaches every replica)`],
     ["UDP endpoint", `${plan.host}:${plan.relay.udpPort}  (line protocol into database ${db} on every replica)`],
-    ...plan.replicas.map((r, i): [string, string] => [i === 0 ? "replicas" : "", `${r.name}  ${r.url}${i === 0 ? "  (query each replica here for now)" : ""}`]),
+    ...plan.replicas.map((r, i): [string, string] => [
+      i === 0 ? "replicas" : "",
+      `${r.name}  ${r.url}${i === 0 ? "  (query each replica here for now)" : ""}`,
+    ]),
     ["databases", plan.databases.join(", ")],
     ["run dir", plan.runDir],
     ...[plan.relay.logPath, ...plan.replicas.map((r) => r.logPath)].map((log, i): [string, string] => [i === 0 ? "logs" : "", log]),

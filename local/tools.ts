@@ -35,7 +35,9 @@ export function ensureTools(tools: readonly Tool[], log: (line: string) => void 
   if (missing.length === 0) return;
   const packages = missing.map((tool) => tool.aptPackage);
   if (process.getuid?.() !== 0) {
-    throw new Error(`${missing.map((t) => t.binary).join(" and ")} not found: install with "sudo apt-get install -y ${packages.join(" ")}"`);
+    throw new Error(
+      `${missing.map((t) => t.binary).join(" and ")} not found: install with "sudo apt-get install -y ${packages.join(" ")}"`,
+    );
   }
   log(`installing ${packages.join(" ")} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
@@ -44,5 +46,6 @@ export function ensureTools(tools: readonly Tool[], log: (line: string) => void 
     if (result.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed with exit code ${result.status}`);
   }
   const stillMissing = missing.filter((tool) => !findBinary(tool.binary));
-  if (stillMissing.length > 0) throw new Error(`apt-get installed ${packages.join(" ")} but ${stillMissing.map((t) => t.binary).join(", ")} is still not on PATH`);
+  if (stillMissing.length > 0)
+    throw new Error(`apt-get installed ${packages.join(" ")} but ${stillMissing.map((t) => t.binary).join(", ")} is still not on PATH`);
 }

@@ -185,11 +185,7 @@ function checkOutputs(t: Table, outputs: readonly { name: string }[]): void {
   });
 }
 
-function checkDistinctBindAddrs(
-  listeners: readonly { bindAddr: HostPort }[],
-  kind: "http" | "udp",
-  problems: string[],
-): void {
+function checkDistinctBindAddrs(listeners: readonly { bindAddr: HostPort }[], kind: "http" | "udp", problems: string[]): void {
   listeners.forEach((a, i) => {
     for (let j = 0; j < i; j++) {
       const b = listeners[j]!.bindAddr;
@@ -271,7 +267,8 @@ class Table {
       this.problem(key, `"${value}" is not a duration: use a number and a unit (ns, us, ms, s, m, h), such as "10s" or "1m30s"`);
       return 0;
     }
-    if (ms < 0 || (opts.positive && ms === 0)) this.problem(key, `"${value}" must be ${opts.positive ? "greater than zero" : "zero or more"}`);
+    if (ms < 0 || (opts.positive && ms === 0))
+      this.problem(key, `"${value}" must be ${opts.positive ? "greater than zero" : "zero or more"}`);
     return ms;
   }
 
@@ -333,7 +330,11 @@ class Table {
 
   rejectUnknownKeys(): void {
     for (const key of Object.keys(this.values)) {
-      if (!this.used.has(key)) this.problem(key, `unknown key: ${this.used.size > 0 ? `known keys here are ${[...this.used].sort().join(", ")}` : "not expected here"}`);
+      if (!this.used.has(key))
+        this.problem(
+          key,
+          `unknown key: ${this.used.size > 0 ? `known keys here are ${[...this.used].sort().join(", ")}` : "not expected here"}`,
+        );
     }
   }
 

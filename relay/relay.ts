@@ -66,7 +66,12 @@ async function listen(file: string, key: string, addr: HostPort, bind: () => Pro
     await bind();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "EADDRINUSE" ? "the address is already in use" : code === "EADDRNOTAVAIL" ? "no interface has that address" : (err as Error).message;
+    const why =
+      code === "EADDRINUSE"
+        ? "the address is already in use"
+        : code === "EADDRNOTAVAIL"
+          ? "no interface has that address"
+          : (err as Error).message;
     throw new StartError(file, key, `cannot listen on ${formatHostPort(addr)}: ${why}`);
   }
 }

@@ -25,8 +25,13 @@ async function setup(replies: Reply[], extra: { listener?: string; timeout?: str
   const backends = await Promise.all(replies.map((reply) => startScriptedBackend(reply)));
   cleanup.push(() => Promise.all(backends.map((b) => b.close())));
   const locations = extra.locations ?? backends.map((b) => b.writeUrl);
-  const outputs = locations.map((location, i) => `{ name = "out${i + 1}", location = "${location}", timeout = "${extra.timeout ?? "20s"}" }`);
-  const config = parseConfig(`[[http]]\nbind-addr = "127.0.0.1:9096"\n${extra.listener ?? ""}\noutput = [${outputs.join(", ")}]`, "test.toml");
+  const outputs = locations.map(
+    (location, i) => `{ name = "out${i + 1}", location = "${location}", timeout = "${extra.timeout ?? "20s"}" }`,
+  );
+  const config = parseConfig(
+    `[[http]]\nbind-addr = "127.0.0.1:9096"\n${extra.listener ?? ""}\noutput = [${outputs.join(", ")}]`,
+    "test.toml",
+  );
   const log = captureLog();
   const app = buildApp({ listener: config.http[0]!, logger: log.logger });
   cleanup.push(() => app.close());
@@ -157,7 +162,9 @@ describe("the client's answer", () => {
     const res = await write(app, "/write?db=d", "cpu v=1 1");
     expect(res.statusCode).toBe(503);
     expect(res.json().error).toMatch(
-      new RegExp(`^no backend answered: out1: connect ECONNREFUSED 127.0.0.1:${closedPorts[0]}; out2: connect ECONNREFUSED 127.0.0.1:${closedPorts[1]}$`),
+      new RegExp(
+        `^no backend answered: out1: connect ECONNREFUSED 127.0.0.1:${closedPorts[0]}; out2: connect ECONNREFUSED 127.0.0.1:${closedPorts[1]}$`,
+      ),
     );
   });
 

@@ -72,10 +72,12 @@ describe("bad config", () => {
     expect(() => parseConfig(`[[http]]\nbind-addr = "127.0.0.1:1"\nbind-adr = "x"\n${OUTPUTS}`, "/etc/relay.toml")).toThrow(
       /^\/etc\/relay\.toml: invalid configuration:\n {2}- http\[0\]\.bind-adr: unknown key: known keys here are bind-addr, /,
     );
-    expect(problemsOf(`[[http]]\nbind-addr = "127.0.0.1:1"\noutput = [{ name = "a", location = "http://h/write", timeut = "1s" }]`)).toEqual([
-      expect.stringMatching(/^http\[0\]\.output\[0\]\.timeut: unknown key/),
-    ]);
-    expect(problemsOf(`[[tcp]]\nbind-addr = "x"`)).toContain("tcp: unknown key: known keys here are http, log-level, shutdown-timeout, udp");
+    expect(
+      problemsOf(`[[http]]\nbind-addr = "127.0.0.1:1"\noutput = [{ name = "a", location = "http://h/write", timeut = "1s" }]`),
+    ).toEqual([expect.stringMatching(/^http\[0\]\.output\[0\]\.timeut: unknown key/)]);
+    expect(problemsOf(`[[tcp]]\nbind-addr = "x"`)).toContain(
+      "tcp: unknown key: known keys here are http, log-level, shutdown-timeout, udp",
+    );
   });
 
   it("reports a wrong type", () => {
@@ -114,7 +116,9 @@ output = [{ location = "no-port" }]`),
 
   it("refuses duplicate bind addresses per protocol, and allows TCP and UDP on the same one", () => {
     const block = (kind: string, addr: string) =>
-      kind === "http" ? `[[http]]\nbind-addr = "${addr}"\n${OUTPUTS}\n` : `[[udp]]\nbind-addr = "${addr}"\noutput = [{ location = "127.0.0.1:8089" }]\n`;
+      kind === "http"
+        ? `[[http]]\nbind-addr = "${addr}"\n${OUTPUTS}\n`
+        : `[[udp]]\nbind-addr = "${addr}"\noutput = [{ location = "127.0.0.1:8089" }]\n`;
     expect(problemsOf(block("http", "127.0.0.1:9096") + block("http", "127.0.0.1:9096"))).toEqual([
       'http[1].bind-addr: "127.0.0.1:9096" clashes with http[0].bind-addr "127.0.0.1:9096": each [[http]] block needs its own address',
     ]);
@@ -131,9 +135,11 @@ output = [{ location = "no-port" }]`),
     expect(problemsOf(`[[udp]]\nbind-addr = ":1"\noutput = []`)).toEqual([
       "udp[0].output: the block has no outputs: add at least one { name, location } to output = [...]",
     ]);
-    expect(problemsOf(`[[http]]\nbind-addr = ":1"\noutput = [{ name = "a", location = "http://x/write" }, { name = "a", location = "http://y/write" }]`)).toEqual([
-      'http[0].output[1].name: duplicate output name "a": names must be unique within a block',
-    ]);
+    expect(
+      problemsOf(
+        `[[http]]\nbind-addr = ":1"\noutput = [{ name = "a", location = "http://x/write" }, { name = "a", location = "http://y/write" }]`,
+      ),
+    ).toEqual(['http[0].output[1].name: duplicate output name "a": names must be unique within a block']);
   });
 
   it("refuses a config that listens on nothing, and reports TOML syntax errors with their line", () => {
@@ -142,7 +148,9 @@ output = [{ location = "no-port" }]`),
   });
 
   it("lists every problem at once", () => {
-    expect(problemsOf(`log-level = "loud"\n[[http]]\nbind-addr = "x"\noutput = [{ location = "http://h/write", mtu = 5 }]`)).toHaveLength(3);
+    expect(problemsOf(`log-level = "loud"\n[[http]]\nbind-addr = "x"\noutput = [{ location = "http://h/write", mtu = 5 }]`)).toHaveLength(
+      3,
+    );
   });
 });
 

@@ -27,7 +27,10 @@ describe("validateBody", () => {
 
   it("stamps only the lines without a timestamp, leaving every other byte in place", () => {
     const result = validate("cpu v=1\ncpu v=2 42\r\ncpu v=3   \n# comment v=4\n\ncpu v=5");
-    expect(result).toEqual({ body: Buffer.from("cpu v=1 1700000000\ncpu v=2 42\r\ncpu v=3 1700000000   \n# comment v=4\n\ncpu v=5 1700000000"), points: 4 });
+    expect(result).toEqual({
+      body: Buffer.from("cpu v=1 1700000000\ncpu v=2 42\r\ncpu v=3 1700000000   \n# comment v=4\n\ncpu v=5 1700000000"),
+      points: 4,
+    });
   });
 
   it("accepts the field types, escapes and number forms InfluxDB accepts", () => {

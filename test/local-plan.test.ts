@@ -85,7 +85,10 @@ describe("planLocalLayout", () => {
   });
 
   it("rejects what cannot be laid out, naming the flag", () => {
-    const bad = (options: Partial<LocalOptions>): (() => unknown) => () => planLocalLayout({ ...BASE, ...options });
+    const bad =
+      (options: Partial<LocalOptions>): (() => unknown) =>
+      () =>
+        planLocalLayout({ ...BASE, ...options });
     expect(bad({ replicas: 1 })).toThrow(PlanError);
     expect(bad({ replicas: 1 })).toThrow("--replicas must be a whole number of at least 2");
     expect(bad({ port: 0 })).toThrow("--port must be a whole number from 1 to 65535");
@@ -132,7 +135,10 @@ describe("parseLocalArgs", () => {
   });
 
   it("rejects bad flags with a message naming them", () => {
-    const bad = (...argv: string[]): (() => unknown) => () => parseLocalArgs(argv, context);
+    const bad =
+      (...argv: string[]): (() => unknown) =>
+      () =>
+        parseLocalArgs(argv, context);
     expect(bad("--port", "abc")).toThrow(CliError);
     expect(bad("--port", "abc")).toThrow('--port needs a whole number, not "abc"');
     expect(bad("--port", "-5")).toThrow("--port needs a whole number");

@@ -37,10 +37,14 @@ describe("influx-relay command line", () => {
   it("reports an address already in use as a start error naming the key", async () => {
     const backend = await startScriptedBackend();
     cleanup.push(() => backend.close());
-    const file = writeConfig(`[[http]]\nbind-addr = "127.0.0.1:${backend.port}"\noutput = [{ name = "a", location = "${backend.writeUrl}" }]\n`);
+    const file = writeConfig(
+      `[[http]]\nbind-addr = "127.0.0.1:${backend.port}"\noutput = [{ name = "a", location = "${backend.writeUrl}" }]\n`,
+    );
     const { code, output } = await run([`--config=${file}`]);
     expect(code).toBe(1);
-    expect(output).toContain(`influx-relay: ${file}: http[0].bind-addr: cannot listen on 127.0.0.1:${backend.port}: the address is already in use`);
+    expect(output).toContain(
+      `influx-relay: ${file}: http[0].bind-addr: cannot listen on 127.0.0.1:${backend.port}: the address is already in use`,
+    );
   });
 
   it("needs -config, and explains its usage", async () => {

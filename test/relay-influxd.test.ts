@@ -48,7 +48,10 @@ async function post(path: string, body: string | Buffer, headers: Record<string,
 
 async function pointsOnEveryReplica(db: string, measurement: string, count: number) {
   const all = () => Promise.all(replicas.map((r) => r.points(db, measurement)));
-  await waitFor(async () => (await all()).every((points) => points.length === count), { timeoutMs: 10_000, what: `${count} ${measurement} points on both replicas` });
+  await waitFor(async () => (await all()).every((points) => points.length === count), {
+    timeoutMs: 10_000,
+    what: `${count} ${measurement} points on both replicas`,
+  });
   return all();
 }
 
@@ -75,12 +78,14 @@ describe("relay in front of two real influxd", () => {
   });
 
   it("accepts gzip, honours precision, and passes InfluxDB's own 4xx back", async () => {
-    expect((await post(`/write?db=${DB}&precision=s`, gzipSync("mem,host=a free=1i 1700000000\n"), { "content-encoding": "gzip" })).status).toBe(204);
+    expect(
+      (await post(`/write?db=${DB}&precision=s`, gzipSync("mem,host=a free=1i 1700000000\n"), { "content-encoding": "gzip" })).status,
+    ).toBe(204);
     const [first, second] = await pointsOnEveryReplica(DB, "mem", 1);
     expect(first).toEqual(second);
     expect(first![0]).toMatchObject({ time: "1700000000000000000", free: 1 });
 
-    const conflict = await post(`/write?db=${DB}`, "mem,host=a free=\"text\" 1700000000000000000");
+    const conflict = await post(`/write?db=${DB}`, 'mem,host=a free="text" 1700000000000000000');
     expect(conflict.status).toBe(400);
     expect(JSON.parse(conflict.text).error).toMatch(/field type conflict/);
 
@@ -99,7 +104,9 @@ describe("relay in front of two real influxd", () => {
   it("relays UDP lines to both replicas' UDP listeners, stamped identically", async () => {
     const client = createSocket("udp4");
     const lines = Array.from({ length: 40 }, (_, i) => `udp_m,id=${i} v=${i}i${i % 2 === 0 ? ` ${1700000000000000000 + i}` : ""}`);
-    await new Promise<void>((resolve, reject) => client.send(lines.join("\n"), udpPort, "127.0.0.1", (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      client.send(lines.join("\n"), udpPort, "127.0.0.1", (err) => (err ? reject(err) : resolve())),
+    );
     client.close();
     const [first, second] = await pointsOnEveryReplica(UDP_DB, "udp_m", 40);
     const byId = (points: Array<Record<string, unknown>>) => Object.fromEntries(points.map((p) => [p.id, p]));

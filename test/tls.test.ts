@@ -17,8 +17,21 @@ function selfSignedPem(): { file: string; cert: string } {
   const key = join(dir, "key.pem");
   const cert = join(dir, "cert.pem");
   const openssl = spawnSync("openssl", [
-    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-addext",
+    "subjectAltName=IP:127.0.0.1",
+    "-keyout",
+    key,
+    "-out",
+    cert,
   ]);
   if (openssl.status !== 0) throw new Error(`openssl failed: ${openssl.stderr}`);
   const file = join(dir, "combined.pem");
@@ -61,7 +74,10 @@ describe("TLS", () => {
   it("serves HTTPS with ssl-combined-pem", async () => {
     const { file, cert } = selfSignedPem();
     const backend = await httpsBackend(file);
-    const { port, relay } = await relayWith(`ssl-combined-pem = "${file}"`, `{ name = "tls", location = "${backend.url}", skip-tls-verification = true }`);
+    const { port, relay } = await relayWith(
+      `ssl-combined-pem = "${file}"`,
+      `{ name = "tls", location = "${backend.url}", skip-tls-verification = true }`,
+    );
     expect(relay.addresses).toEqual([`http http-0 https://127.0.0.1:${port}`]);
     const dispatcher = new Agent({ connect: { ca: cert } });
     cleanup.push(() => dispatcher.close());

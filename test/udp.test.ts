@@ -31,14 +31,18 @@ async function setup(mtus: number[], precision = "n") {
   cleanup.push(() => sinks.forEach((s) => s.socket.close()));
   const port = await freeUdpPort();
   const outputs = sinks.map((s, i) => `{ name = "u${i}", location = "127.0.0.1:${s.port}", mtu = ${mtus[i]} }`);
-  const config = parseConfig(`[[udp]]\nbind-addr = "127.0.0.1:${port}"\nprecision = "${precision}"\noutput = [${outputs.join(", ")}]`, "t.toml");
+  const config = parseConfig(
+    `[[udp]]\nbind-addr = "127.0.0.1:${port}"\nprecision = "${precision}"\noutput = [${outputs.join(", ")}]`,
+    "t.toml",
+  );
   const log = captureLog();
   const listener = new UdpListener(config.udp[0]!, log.logger);
   expect(await listener.listen()).toBe(port);
   cleanup.push(() => listener.close());
   const client = createSocket("udp4");
   cleanup.push(() => void client.close());
-  const send = (text: string) => new Promise<void>((resolve, reject) => client.send(text, port, "127.0.0.1", (err) => (err ? reject(err) : resolve())));
+  const send = (text: string) =>
+    new Promise<void>((resolve, reject) => client.send(text, port, "127.0.0.1", (err) => (err ? reject(err) : resolve())));
   return { sinks, listener, log, send };
 }
 
@@ -49,7 +53,10 @@ describe("UDP listener", () => {
     const { sinks, listener, send } = await setup([64, 200]);
     const lines = Array.from({ length: 12 }, (_, i) => line(i)); // 18 or 19 bytes each
     await send(lines.join("\n"));
-    await waitFor(async () => sinks.every((s) => s.datagrams.join("\n").split("\n").length === 12), { timeoutMs: 5_000, what: "all lines at both sinks" });
+    await waitFor(async () => sinks.every((s) => s.datagrams.join("\n").split("\n").length === 12), {
+      timeoutMs: 5_000,
+      what: "all lines at both sinks",
+    });
     for (const [i, sink] of sinks.entries()) {
       const mtu = [64, 200][i]!;
       expect(sink.datagrams.join("\n").split("\n")).toEqual(lines);
@@ -83,6 +90,8 @@ describe("UDP listener", () => {
     expect(Number(match![1])).toBeGreaterThanOrEqual(before);
     expect(Number(match![1])).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
     expect(listener.counters).toMatchObject({ points: 2, invalidLines: 1 });
-    expect(log.lines.find((l) => l.level === 40)?.msg).toBe("dropped an invalid UDP line: unable to parse line 2 'bad line': missing field value");
+    expect(log.lines.find((l) => l.level === 40)?.msg).toBe(
+      "dropped an invalid UDP line: unable to parse line 2 'bad line': missing field value",
+    );
   });
 });

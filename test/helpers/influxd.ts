@@ -64,7 +64,8 @@ export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> 
   // exits with "address already in use" and we retry in a fresh dir with fresh ports.
   for (let attempt = 1; ; attempt++) {
     const dir = await mkdtemp(join(tmpdir(), "influx-ha-influxd-"));
-    const udp = opts.udpDatabase === undefined ? undefined : { port: await freeUdpPort(), database: opts.udpDatabase, precision: opts.udpPrecision };
+    const udp =
+      opts.udpDatabase === undefined ? undefined : { port: await freeUdpPort(), database: opts.udpDatabase, precision: opts.udpPrecision };
     const server = new InfluxdProcess({ dir, httpPort: await freePort(), rpcPort: await freePort(), udp, removeDirOnStop: true });
     try {
       await server.start();

@@ -1,7 +1,7 @@
 // A fake InfluxDB backend whose answers are scripted by the test, for checking
 // how the relay reacts to statuses, slow answers, hangs and dropped sockets.
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 
 export interface Reply {
   status: number;
@@ -53,13 +53,13 @@ export async function startScriptedBackend(reply: Reply = { status: 204 }): Prom
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('error', () => undefined); // client went away mid-body; nothing to answer
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("error", () => undefined); // client went away mid-body; nothing to answer
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", "http://127.0.0.1");
       requests.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
+        method: req.method ?? "",
+        url: req.url ?? "",
         path: url.pathname,
         query: url.searchParams,
         headers: req.headers,
@@ -74,8 +74,8 @@ export async function startScriptedBackend(reply: Reply = { status: 204 }): Prom
           return;
         }
         const headers: http.OutgoingHttpHeaders = { ...r.headers };
-        const contentType = r.contentType ?? (r.body !== undefined ? 'application/json' : undefined);
-        if (contentType !== undefined) headers['content-type'] = contentType;
+        const contentType = r.contentType ?? (r.body !== undefined ? "application/json" : undefined);
+        if (contentType !== undefined) headers["content-type"] = contentType;
         res.writeHead(r.status, headers);
         res.end(r.body);
       };
@@ -91,15 +91,15 @@ export async function startScriptedBackend(reply: Reply = { status: 204 }): Prom
     });
   });
 
-  server.on('connection', (socket) => {
+  server.on("connection", (socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once("close", () => sockets.delete(socket));
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      server.off('error', reject);
+    server.once("error", reject);
+    server.listen({ host: "127.0.0.1", port: 0 }, () => {
+      server.off("error", reject);
       resolve();
     });
   });
