@@ -1,9 +1,9 @@
 // Starting the processes under test: the sink backends and the relay.
 import { writeFileSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
+import { freePort } from "../local/ports.js";
 import { describeExit, firstLine, logTail, spawnChild, type Child } from "./proc.js";
 
 const LOOPBACK = "127.0.0.1";
@@ -89,22 +89,6 @@ async function waitForPing(url: string, child: Child): Promise<void> {
     await sleep(PING_INTERVAL_MS);
   }
   throw new Error(`${child.name}: ${url} did not answer 204 within ${START_TIMEOUT_MS} ms (last: ${last})`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen({ host: LOOPBACK, port: 0, exclusive: true }, () => {
-      const addr = server.address();
-      if (addr === null || typeof addr === "string") {
-        server.close();
-        reject(new Error("freePort: unexpected server address"));
-        return;
-      }
-      server.close((err) => (err ? reject(err) : resolve(addr.port)));
-    });
-  });
 }
 
 function withLog(err: unknown, child: Child): Error {
