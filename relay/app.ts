@@ -33,7 +33,8 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   const inFlight = new Set<Promise<unknown>>();
   const track = (done: Promise<unknown>) => {
     inFlight.add(done);
-    void done.finally(() => inFlight.delete(done));
+    const forget = () => inFlight.delete(done);
+    done.then(forget, forget);
   };
   // While closing, answers to requests still in flight close their connection, so the server can finish
   // instead of waiting out the clients' keep-alive.
