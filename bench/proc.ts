@@ -1,12 +1,11 @@
-// Child processes of the benchmark: spawning, waiting, stopping, and making
-// sure none outlives the benchmark (normal exit, errors, Ctrl-C).
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+// Child processes of the benchmark, on top of the local layout's spawn and stop (local/child.ts): each has a
+// name and a fresh log, a sink's stdout can be read for its port, and Ctrl-C ends them with the benchmark.
+import type { ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
+import { spawnLogged, stopChild as stopLogged, type ExitInfo } from "../local/child.js";
 
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export { describeExit } from "../local/child.js";
+export type { ExitInfo } from "../local/child.js";
 
 export interface Child {
   readonly name: string;
@@ -15,9 +14,9 @@ export interface Child {
   /** Where the child's stderr (and stdout, unless piped) goes. */
   readonly logPath: string;
   /** Resolves when the process has exited, for whatever reason. */
-  readonly exited: Promise<Exit>;
+  readonly exited: Promise<ExitInfo>;
   /** Set once the process has exited. */
-  exit: Exit | undefined;
+  exit: ExitInfo | undefined;
 }
 
 export interface SpawnOptions {
@@ -27,39 +26,20 @@ export interface SpawnOptions {
   pipeStdout: boolean;
 }
 
-const live = new Set<ChildProcess>();
+/** How long a child gets to die after SIGKILL. */
+const KILL_WAIT_MS = 5_000;
 
 export async function spawnChild(name: string, argv: readonly string[], opts: SpawnOptions): Promise<Child> {
   const [command, ...args] = argv;
   if (command === undefined) throw new Error(`${name}: empty command line`);
-  // Output goes straight to a file, so a chatty child costs the load generator nothing.
-  const log = openSync(opts.logPath, "w");
-  let proc: ChildProcess;
-  try {
-    proc = spawn(command, args, { cwd: opts.cwd, stdio: ["ignore", opts.pipeStdout ? "pipe" : log, log] });
-  } finally {
-    closeSync(log);
-  }
+  rmSync(opts.logPath, { force: true }); // one run's output per log
+  const { process: proc, exited } = spawnLogged(command, args, { cwd: opts.cwd, logPath: opts.logPath, pipeStdout: opts.pipeStdout });
   await new Promise<void>((resolve, reject) => {
     proc.once("spawn", resolve);
-    proc.once("error", (err) => reject(new Error(`${name}: cannot start ${command}: ${err.message}`)));
+    void exited.then((info) => reject(new Error(`${name}: cannot start ${command}: ${info.error?.message ?? "exited at once"}`)));
   });
-  live.add(proc);
-
-  const child: Child = {
-    name,
-    pid: proc.pid!,
-    proc,
-    logPath: opts.logPath,
-    exit: undefined,
-    exited: new Promise<Exit>((resolve) => {
-      proc.once("exit", (code, signal) => {
-        live.delete(proc);
-        child.exit = { code, signal };
-        resolve(child.exit);
-      });
-    }),
-  };
+  const child: Child = { name, pid: proc.pid!, proc, logPath: opts.logPath, exited, exit: undefined };
+  void exited.then((info) => (child.exit = info));
   return child;
 }
 
@@ -75,7 +55,7 @@ export function firstLine(child: Child, timeoutMs: number): Promise<string> {
       const nl = text.indexOf("\n");
       if (nl >= 0) finish(undefined, text.slice(0, nl).trim());
     };
-    const onExit = (): void => finish(new Error(`${child.name}: exited (${describeExit(child.exit)}) before becoming ready`));
+    const onExit = (): void => finish(new Error(`${child.name}: exited before becoming ready`));
     function finish(err: Error | undefined, line?: string): void {
       clearTimeout(timer);
       stdout!.off("data", onData);
@@ -91,48 +71,25 @@ export function firstLine(child: Child, timeoutMs: number): Promise<string> {
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`. Returns the exit and whether SIGKILL was needed. */
-export async function stopChild(child: Child, graceMs: number): Promise<{ exit: Exit; forced: boolean }> {
+export async function stopChild(child: Child, graceMs: number): Promise<{ exit: ExitInfo; forced: boolean }> {
   if (child.exit) return { exit: child.exit, forced: false };
-  child.proc.kill("SIGTERM");
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), graceMs);
+  const exit = await stopLogged({ process: child.proc, exited: child.exited }, child.name, {
+    termGraceMs: graceMs,
+    killWaitMs: KILL_WAIT_MS,
   });
-  const first = await Promise.race([child.exited, timedOut]);
-  clearTimeout(timer);
-  if (first !== "timeout") return { exit: first, forced: false };
-  child.proc.kill("SIGKILL");
-  return { exit: await child.exited, forced: true };
+  return { exit, forced: exit.signal === "SIGKILL" };
 }
 
-export function describeExit(exit: Exit | undefined): string {
-  if (!exit) return "still running";
-  return exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
-}
-
-/** The last `bytes` of the child's log, for error messages. */
-export function logTail(child: Child, bytes = 2000): string {
-  try {
-    const text = readFileSync(child.logPath, "utf8");
-    return text.length > bytes ? "…" + text.slice(-bytes) : text;
-  } catch {
-    return "";
-  }
-}
-
-/** Kill every still-running child when the benchmark exits, however it exits. */
+/**
+ * Ctrl-C, SIGTERM or SIGHUP end the benchmark at once; local/child.ts then SIGKILLs every child
+ * still running as the process exits.
+ */
 export function killChildrenOnExit(): void {
-  process.once("exit", killAll);
   const signals = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
   for (const [signal, number] of Object.entries(signals)) {
     process.once(signal, () => {
       console.error(`\n${signal}: stopping child processes`);
-      killAll();
       process.exit(128 + number);
     });
   }
-}
-
-function killAll(): void {
-  for (const proc of live) proc.kill("SIGKILL");
 }

@@ -107,7 +107,9 @@ async function main(): Promise<number> {
     const relayResult = { ...relayLoad, rss: rss.stop() };
     console.log(progress(relayResult));
 
-    const broken = children.filter((c) => c.exit).map((c) => `${c.name} exited during the run (${describeExit(c.exit)}); see ${c.logPath}`);
+    const broken = children
+      .filter((c) => c.exit)
+      .map((c) => `${c.name} exited during the run (${describeExit(c.exit!)}); see ${c.logPath}`);
     const stop = await stopChild(relay.child, STOP_GRACE_MS);
     if (stop.forced) broken.push(`relay did not exit within ${STOP_GRACE_MS} ms of SIGTERM; killed`);
 

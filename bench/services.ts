@@ -1,10 +1,11 @@
 // Starting the processes under test: the sink backends and the relay.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { freePort } from "../local/ports.js";
-import { describeExit, firstLine, logTail, spawnChild, type Child } from "./proc.js";
+import { logTail } from "../local/logfile.js";
+import { waitFor } from "../local/wait.js";
+import { describeExit, firstLine, spawnChild, type Child } from "./proc.js";
 
 const LOOPBACK = "127.0.0.1";
 // tsx compiles on first start, which can take a few seconds on a busy machine.
@@ -73,26 +74,20 @@ function relayConfig(port: number, sinkPorts: readonly number[]): string {
 }
 
 async function waitForPing(url: string, child: Child): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  const maxAttempts = Math.ceil(START_TIMEOUT_MS / PING_INTERVAL_MS);
-  let last = "no answer";
-  for (let attempt = 0; attempt < maxAttempts && Date.now() < deadline; attempt++) {
-    if (child.exit) throw new Error(`${child.name}: exited (${describeExit(child.exit)}) before answering ${url}`);
-    try {
+  // A child that dies while starting ends the wait at once instead of at the timeout.
+  const died = new AbortController();
+  void child.exited.then((info) => died.abort(new Error(`${child.name}: exited (${describeExit(info)}) before answering ${url}`)));
+  await waitFor(
+    async () => {
       const res = await request(url, { signal: AbortSignal.timeout(1000) });
       await res.body.dump();
-      if (res.statusCode === 204) return;
-      last = `HTTP ${res.statusCode}`;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err); // typically ECONNREFUSED while starting
-    }
-    await sleep(PING_INTERVAL_MS);
-  }
-  throw new Error(`${child.name}: ${url} did not answer 204 within ${START_TIMEOUT_MS} ms (last: ${last})`);
+      return res.statusCode === 204;
+    },
+    { timeoutMs: START_TIMEOUT_MS, intervalMs: PING_INTERVAL_MS, what: `${child.name}: ${url} to answer 204`, signal: died.signal },
+  );
 }
 
 function withLog(err: unknown, child: Child): Error {
   const message = err instanceof Error ? err.message : String(err);
-  const tail = logTail(child).trim();
-  return new Error(tail ? `${message}\n--- ${child.logPath} (tail) ---\n${tail}` : message);
+  return new Error(`${message}\n${logTail(child.logPath)}`);
 }

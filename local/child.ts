@@ -21,6 +21,8 @@ export interface SpawnLoggedOptions {
   /** Appended to, never truncated: a restart keeps the earlier runs' lines. */
   readonly logPath: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Pipe stdout to us (to read a readiness line) instead of into the log. */
+  readonly pipeStdout?: boolean;
   /**
    * Own process group: a Ctrl-C in the terminal then reaches only us, and we stop the children
    * in our order. Otherwise the terminal's SIGINT reaches the child at the same time as us.
@@ -37,7 +39,7 @@ export function spawnLogged(command: string, args: readonly string[], opts: Spaw
     child = spawn(command, args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
-      stdio: ["ignore", logFd, logFd],
+      stdio: ["ignore", opts.pipeStdout ? "pipe" : logFd, logFd],
       detached: opts.detached ?? false,
     });
   } finally {
