@@ -1,7 +1,7 @@
 // `npm start` for real: the local layout as a child process, two Debian influxd and the relay in front,
 // on a random base port whose whole plan is free. Writes go through the relay and land on both replicas;
 // the run dir is locked, a stop leaves nothing running, and the data is still there on the next start.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,17 +12,15 @@ import { parseJsonLossless } from "../local/json.js";
 import { planLocalLayout, type LocalPlan } from "../local/plan.js";
 import { busyPorts } from "../local/port-check.js";
 import { waitFor } from "./helpers/ports.js";
+import { exitOf, type RelayProcess } from "./helpers/relay-process.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DB = "testdb";
 const LINE = "cpu,host=a value=1.5 1700000000000000000";
 const POINT = { time: "1700000000000000000", host: "a", value: 1.5 };
 
-interface Layout {
-  readonly child: ChildProcess;
-  readonly output: () => string;
-  readonly exited: Promise<number | string>;
-}
+/** The layout's process: the same handle as a relay process's. */
+type Layout = RelayProcess;
 
 let runDir: string;
 let plan: LocalPlan;
@@ -55,15 +53,6 @@ async function startLayout(): Promise<Layout> {
     throw new Error(`${err.message}\n${layout.output()}`);
   });
   return layout;
-}
-
-async function exitOf(layout: Layout, timeoutMs = 30_000): Promise<number | string> {
-  const timer = setTimeout(() => layout.child.kill("SIGKILL"), timeoutMs);
-  try {
-    return await layout.exited;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Pids of every process whose command line mentions the run dir: the layout, its influxd and its relay. */
@@ -137,7 +126,7 @@ describe("npm start (local/main.ts)", () => {
     expect(first.child.exitCode).toBeNull();
 
     first.child.kill("SIGTERM");
-    expect(await exitOf(first), first.output()).toBe(0);
+    expect(await exitOf(first, 30_000), first.output()).toBe(0);
     expect(first.output()).toContain("stopped");
     expect(processesOfRunDir()).toEqual([]);
 
@@ -151,7 +140,7 @@ describe("npm start (local/main.ts)", () => {
       expect(await pointsOn(replica.url), replica.name).toEqual([POINT]);
     }
     again.child.kill("SIGTERM");
-    expect(await exitOf(again), again.output()).toBe(0);
+    expect(await exitOf(again, 30_000), again.output()).toBe(0);
     expect(processesOfRunDir()).toEqual([]);
   });
 });
