@@ -1,6 +1,6 @@
 // Starting the processes under test: the sink backends and the relay.
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { request } from "undici";
 import { freePort } from "../local/ports.js";
 import { logTail } from "../local/logfile.js";
@@ -54,7 +54,7 @@ export async function startRelay(
 ): Promise<Service> {
   // Small race between probing the port and the relay binding it; a clash shows up as a failed start.
   const port = await freePort();
-  writeFileSync(configPath, relayConfig(port, sinkPorts));
+  writeFileSync(configPath, relayConfig(port, sinkPorts, join(dirname(configPath), `${name}-spool`)));
   const child = await spawnChild(name, [...argv, "-config", configPath], {
     cwd: paths.root,
     logPath: join(paths.logDir, `${name}.log`),
@@ -68,9 +68,10 @@ export async function startRelay(
   return { child, port };
 }
 
-function relayConfig(port: number, sinkPorts: readonly number[]): string {
+function relayConfig(port: number, sinkPorts: readonly number[], spoolDir: string): string {
   const outputs = sinkPorts.map((p, i) => `  { name = "sink${i + 1}", location = "http://${LOOPBACK}:${p}/write", timeout = "10s" },`);
-  return ["[[http]]", 'name = "bench"', `bind-addr = "${LOOPBACK}:${port}"`, "output = [", ...outputs, "]", ""].join("\n");
+  const listener = ["[[http]]", 'name = "bench"', `bind-addr = "${LOOPBACK}:${port}"`, `spool-dir = ${JSON.stringify(spoolDir)}`];
+  return [...listener, "output = [", ...outputs, "]", ""].join("\n");
 }
 
 async function waitForPing(url: string, child: Child): Promise<void> {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CliError, USAGE, parseLocalArgs } from "./cli.js";
 import { LocalLayout, type LayoutLog } from "./layout.js";
-import { LockedError, acquireLock } from "./lock.js";
+import { LockedError, acquireLock } from "../relay/pid-lock.js";
 import { PlanError, planLocalLayout, type LocalPlan } from "./plan.js";
 import { busyPorts } from "./port-check.js";
 import { describeLayout } from "./summary.js";

@@ -138,7 +138,7 @@ export function planLocalLayout(options: LocalOptions): LocalPlan {
     url: `http://${HOST}:${port}`,
     configPath: join(relayDir, "relay.toml"),
     logPath: join(relayDir, "relay.log"),
-    toml: renderRelayToml(port, relayUdpPort, replicas),
+    toml: renderRelayToml(port, relayUdpPort, join(relayDir, "spool"), replicas),
   };
 
   const ascending = (ports: number[]): number[] => ports.sort((a, b) => a - b);
@@ -157,7 +157,7 @@ export function planLocalLayout(options: LocalOptions): LocalPlan {
 }
 
 /** relay.toml: one [[http]] and one [[udp]] listener, each with one output per replica. */
-export function renderRelayToml(httpPort: number, udpPort: number, replicas: readonly ReplicaPlan[]): string {
+export function renderRelayToml(httpPort: number, udpPort: number, spoolDir: string, replicas: readonly ReplicaPlan[]): string {
   const s = (v: string): string => JSON.stringify(v); // JSON strings are valid TOML basic strings
   const lines = [
     "# Written by influx-ha's local layout (npm start) on every start; edits are overwritten.",
@@ -165,6 +165,7 @@ export function renderRelayToml(httpPort: number, udpPort: number, replicas: rea
     "[[http]]",
     'name = "local-http"',
     `bind-addr = ${s(`${HOST}:${httpPort}`)}`,
+    `spool-dir = ${s(spoolDir)}`,
     "output = [",
     ...replicas.map((r) => `  { name = ${s(r.name)}, location = ${s(r.writeUrl)}, timeout = ${s(OUTPUT_TIMEOUT)} },`),
     "]",

@@ -1,11 +1,15 @@
-// buildApp: one fastify instance for one [[http]] block, with its own outputs. Closing the app waits for
-// writes still fanning out, then closes every output's connection pool.
+// buildApp: one fastify instance for one [[http]] block, with its own outputs and their queues. Closing
+// the app waits for writes still being delivered, then closes every output's queue and connections.
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from "fastify";
+import { adminRoutes } from "./admin.js";
 import { readBody } from "./body.js";
 import type { HttpListenerConfig } from "./config.js";
+import { DurableOutput } from "./durable-output.js";
 import { HttpError, errorBody } from "./errors.js";
+import { healthRoutes } from "./health.js";
 import type { Logger } from "./logger.js";
-import { HttpOutput } from "./output.js";
+import { RelayMetrics } from "./metrics.js";
+import { newListenerStats } from "./stats.js";
 import { ThrottledLog } from "./throttled-log.js";
 import { PING_VERSION } from "./version.js";
 import { writeRoutes } from "./write.js";
@@ -17,10 +21,27 @@ export interface BuildAppOptions {
   readonly tlsPem?: Buffer;
 }
 
-const WRITE_PATHS = new Set(["/write", "/api/v2/write"]);
+const POST_ONLY = new Set(["/write", "/api/v2/write", "/admin/flush"]);
+const GET_ONLY = new Set(["/ping", "/health", "/status", "/metrics"]);
 
-export function buildApp(opts: BuildAppOptions): FastifyInstance {
+/** Opens every output's queue (resuming what an earlier run left), then builds the app. */
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { listener } = opts;
+  const stats = newListenerStats();
+  const outputs: DurableOutput[] = [];
+  const metrics = new RelayMetrics(listener.name, stats, () => outputs);
+  try {
+    for (const output of listener.outputs) {
+      const onBackendRequest = (seconds: number, via: "live" | "replay") => metrics.observeBackend(output.name, via, seconds);
+      outputs.push(
+        await DurableOutput.open({ output, listener, logger: opts.logger.child({ listener: listener.name }), onBackendRequest }),
+      );
+    }
+  } catch (err) {
+    await Promise.all(outputs.map((output) => output.close()));
+    throw err;
+  }
+
   const app = Fastify({
     loggerInstance: opts.logger.child({ listener: listener.name }),
     // A line per request would cost more than the write; failures are logged where they happen.
@@ -29,7 +50,6 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
     ...(opts.tlsPem ? { https: { key: opts.tlsPem, cert: opts.tlsPem } } : {}),
   }) as unknown as FastifyInstance; // fastify types an HTTPS instance apart; the relay uses both alike
 
-  const outputs = listener.outputs.map((config) => new HttpOutput(config));
   const inFlight = new Set<Promise<unknown>>();
   const track = (done: Promise<unknown>) => {
     inFlight.add(done);
@@ -44,6 +64,10 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
   });
   app.addHook("onSend", async (_request, reply) => {
     if (closing) reply.header("connection", "close");
+  });
+  app.addHook("onResponse", (_request, reply, done) => {
+    stats.requests.set(reply.statusCode, (stats.requests.get(reply.statusCode) ?? 0) + 1);
+    done();
   });
   app.addHook("onClose", async () => {
     await Promise.allSettled([...inFlight]);
@@ -73,20 +97,27 @@ export function buildApp(opts: BuildAppOptions): FastifyInstance {
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?", 1)[0] ?? "";
-    if (WRITE_PATHS.has(path) || path === "/ping") {
+    if (POST_ONLY.has(path) || GET_ONLY.has(path)) {
       return reply
         .code(405)
-        .header("allow", path === "/ping" ? "GET, HEAD" : "POST")
+        .header("allow", GET_ONLY.has(path) ? "GET, HEAD" : "POST")
         .type("application/json")
         .send(errorBody(`${request.method} is not allowed on ${path}`));
     }
     return reply
       .code(404)
       .type("application/json")
-      .send(errorBody(`${path} not found: the relay takes POST /write, POST /api/v2/write and /ping; send queries to InfluxDB`));
+      .send(
+        errorBody(
+          `${path} not found: the relay takes POST /write, POST /api/v2/write, /ping, /health, /status, /metrics and POST /admin/flush; send queries to InfluxDB`,
+        ),
+      );
   });
 
   app.get("/ping", (_request, reply) => reply.code(204).header("x-influxdb-version", PING_VERSION).send());
-  writeRoutes(app, { listener, outputs, warnings: new ThrottledLog(app.log), track });
+  app.get("/metrics", async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  writeRoutes(app, { listener, outputs, stats, warnings: new ThrottledLog(app.log), track });
+  healthRoutes(app, { ack: listener.ack, outputs, stats });
+  adminRoutes(app, { adminToken: listener.adminToken, outputs });
   return app;
 }

@@ -1,7 +1,9 @@
 // Loads influxdb-relay's TOML config as is, plus influx-ha's own keys, into a typed RelayConfig.
 // Every problem is collected and reported at once, each naming the file and the key.
 import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { TomlError, parse as parseToml } from "smol-toml";
+import { ACK_LEVELS, type AckLevel } from "./ack.js";
 import { parseGoDuration } from "./duration.js";
 import { PRECISIONS, type Precision } from "./precision.js";
 
@@ -16,7 +18,10 @@ export interface HttpOutputConfig {
   /** Full URL of the backend's /write endpoint. */
   readonly location: string;
   readonly timeoutMs: number;
+  /** Cap on the output's queue, in MiB on disk; 0 keeps no queue at all. */
   readonly bufferSizeMb: number;
+  /** Cap on how old the queue's oldest write may get. */
+  readonly maxQueueAgeMs: number;
   readonly maxBatchKb: number;
   readonly maxDelayIntervalMs: number;
   readonly skipTlsVerification: boolean;
@@ -29,8 +34,18 @@ export interface HttpListenerConfig {
   readonly defaultRetentionPolicy: string | undefined;
   /** Largest request body accepted, in bytes, after gzip inflation. */
   readonly maxBodySize: number;
+  /** Absolute path; each output queues in a sub-folder named after it. */
+  readonly spoolDir: string;
+  readonly ack: AckLevel;
+  readonly fsync: FsyncPolicy;
+  readonly fsyncIntervalMs: number;
+  /** Bearer token for POST /admin/flush; the endpoint is off without one. */
+  readonly adminToken: string | undefined;
   readonly outputs: readonly HttpOutputConfig[];
 }
+
+export type FsyncPolicy = "always" | "interval";
+export const FSYNC_POLICIES: readonly FsyncPolicy[] = ["always", "interval"];
 
 export interface UdpOutputConfig {
   readonly name: string;
@@ -62,16 +77,23 @@ export const DEFAULTS = {
   shutdownTimeout: "10s",
   logLevel: "info" as LogLevel,
   outputTimeout: "10s",
-  bufferSizeMb: 0,
+  bufferSizeMb: 1024,
+  maxQueueAge: "24h",
   maxBatchKb: 512,
   maxDelayInterval: "10s",
   /** InfluxDB's own [http] max-body-size. */
   maxBodySize: 25_000_000,
+  /** The listener's name is added below it. */
+  spoolRoot: "/var/lib/influx-relay",
+  ack: "one" as AckLevel,
+  fsync: "always" as FsyncPolicy,
+  fsyncInterval: "1s",
   udpPrecision: "n" as Precision,
   udpMtu: 1024,
 } as const;
 
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace"];
+const MIN_ADMIN_TOKEN_CHARS = 16;
 /** Largest UDP payload over IPv4. */
 const MAX_UDP_PAYLOAD = 65_507;
 
@@ -115,17 +137,28 @@ export function parseConfig(text: string, file: string): RelayConfig {
   if (http.length === 0 && udp.length === 0) problems.push("no [[http]] or [[udp]] block: the relay would listen on nothing");
   checkDistinctBindAddrs(http, "http", problems);
   checkDistinctBindAddrs(udp, "udp", problems);
+  checkDistinctSpoolDirs(http, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
   return { file, shutdownTimeoutMs, logLevel, http, udp };
 }
 
 function readHttpListener(t: Table, index: number): HttpListenerConfig {
+  const name = t.string("name") ?? `http-${index}`;
+  const adminToken = t.string("admin-token");
+  if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_CHARS) {
+    t.problem("admin-token", `is too short to guard /admin/flush: use at least ${MIN_ADMIN_TOKEN_CHARS} random characters`);
+  }
   const listener: HttpListenerConfig = {
-    name: t.string("name") ?? `http-${index}`,
+    name,
     bindAddr: t.hostPort("bind-addr", { required: true, allowWildcard: true }),
     sslCombinedPem: t.string("ssl-combined-pem"),
     defaultRetentionPolicy: t.string("default-retention-policy"),
     maxBodySize: t.integer("max-body-size", DEFAULTS.maxBodySize, { min: 1 }),
+    spoolDir: resolve(t.string("spool-dir") ?? join(DEFAULTS.spoolRoot, name)),
+    ack: t.oneOf("ack", ACK_LEVELS, DEFAULTS.ack),
+    fsync: t.oneOf("fsync", FSYNC_POLICIES, DEFAULTS.fsync),
+    fsyncIntervalMs: t.duration("fsync-interval", DEFAULTS.fsyncInterval, { positive: true }),
+    adminToken,
     outputs: t.tableArray("output").map(readHttpOutput),
   };
   t.rejectUnknownKeys();
@@ -140,6 +173,7 @@ function readHttpOutput(t: Table): HttpOutputConfig {
     location: location ?? "",
     timeoutMs: t.duration("timeout", DEFAULTS.outputTimeout, { positive: true }),
     bufferSizeMb: t.integer("buffer-size-mb", DEFAULTS.bufferSizeMb, { min: 0 }),
+    maxQueueAgeMs: t.duration("max-queue-age", DEFAULTS.maxQueueAge, { positive: true }),
     maxBatchKb: t.integer("max-batch-kb", DEFAULTS.maxBatchKb, { min: 1 }),
     maxDelayIntervalMs: t.duration("max-delay-interval", DEFAULTS.maxDelayInterval, { positive: true }),
     skipTlsVerification: t.boolean("skip-tls-verification", false),
@@ -196,6 +230,14 @@ function checkDistinctBindAddrs(listeners: readonly { bindAddr: HostPort }[], ki
         );
       }
     }
+  });
+}
+
+/** Each output's queue folder is named after the output, so two blocks sharing a spool-dir could share a queue. */
+function checkDistinctSpoolDirs(listeners: readonly HttpListenerConfig[], problems: string[]): void {
+  listeners.forEach((a, i) => {
+    const j = listeners.findIndex((b) => b.spoolDir === a.spoolDir);
+    if (j < i) problems.push(`http[${i}].spool-dir: "${a.spoolDir}" is also http[${j}]'s spool-dir: each [[http]] block needs its own`);
   });
 }
 

@@ -28,14 +28,14 @@ const CONNECTIONS = 32;
 export class HttpOutput {
   readonly name: string;
   private readonly pool: Pool;
-  private readonly paths: Readonly<Record<WriteApi, string>>;
+  private readonly paths: BackendPaths;
   private readonly timeoutMs: number;
 
   constructor(config: HttpOutputConfig) {
     this.name = config.name;
     this.timeoutMs = config.timeoutMs;
     const location = new URL(config.location);
-    this.paths = writePaths(location.pathname);
+    this.paths = backendPaths(location.pathname);
     this.pool = new Pool(location.origin, {
       connections: CONNECTIONS,
       headersTimeout: config.timeoutMs,
@@ -68,16 +68,29 @@ export class HttpOutput {
     }
   }
 
+  /** GET /ping beside the write endpoint: how an idle output is found to be back. */
+  async ping(): Promise<OutputReply> {
+    try {
+      const response = await this.pool.request({ method: "GET", path: this.paths.ping, signal: AbortSignal.timeout(this.timeoutMs) });
+      await response.body.dump();
+      return { output: this.name, status: response.statusCode };
+    } catch (err) {
+      return { output: this.name, status: 0, error: err as Error };
+    }
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }
 }
 
+export type BackendPaths = Readonly<Record<WriteApi | "ping", string>>;
+
 /**
- * `location` names the backend's /write endpoint; the v2 endpoint sits beside it under the same prefix,
+ * `location` names the backend's /write endpoint; /api/v2/write and /ping sit beside it under the same prefix,
  * so "http://h:8086/write" also gives "/api/v2/write" and "http://h/influx/write" gives "/influx/api/v2/write".
  */
-export function writePaths(locationPath: string): Readonly<Record<WriteApi, string>> {
+export function backendPaths(locationPath: string): BackendPaths {
   const prefix = locationPath.replace(/\/write\/?$/, "").replace(/\/$/, "");
-  return { v1: locationPath === "/" ? "/write" : locationPath, v2: `${prefix}/api/v2/write` };
+  return { v1: locationPath === "/" ? "/write" : locationPath, v2: `${prefix}/api/v2/write`, ping: `${prefix}/ping` };
 }

@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
 import { formatHostPort, type HostPort, type RelayConfig } from "./config.js";
 import type { Logger } from "./logger.js";
+import { LockedError } from "./pid-lock.js";
 import { UdpListener } from "./udp.js";
 
 /** A problem found while starting, named like a config error: file, key, what is wrong. */
@@ -33,7 +34,7 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
   try {
     for (const [index, listener] of config.http.entries()) {
       const tlsPem = listener.sslCombinedPem === undefined ? undefined : readPem(config.file, index, listener.sslCombinedPem);
-      const app = buildApp({ listener, logger, ...(tlsPem ? { tlsPem } : {}) });
+      const app = await openListener(config.file, index, () => buildApp({ listener, logger, ...(tlsPem ? { tlsPem } : {}) }));
       apps.push(app);
       await listen(config.file, `http[${index}].bind-addr`, listener.bindAddr, () =>
         app.listen({ host: listener.bindAddr.host || "::", port: listener.bindAddr.port }),
@@ -51,6 +52,26 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
     throw err;
   }
   return { addresses, apps, udp, close };
+}
+
+/** Opening a listener opens its outputs' queues: a spool-dir that cannot be used is a start problem. */
+async function openListener(file: string, index: number, build: () => Promise<FastifyInstance>): Promise<FastifyInstance> {
+  try {
+    return await build();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (
+      err instanceof LockedError ||
+      code === "EACCES" ||
+      code === "EROFS" ||
+      code === "ENOSPC" ||
+      code === "ENOTDIR" ||
+      code === "EEXIST"
+    ) {
+      throw new StartError(file, `http[${index}].spool-dir`, (err as Error).message);
+    }
+    throw err;
+  }
 }
 
 function readPem(file: string, index: number, path: string): Buffer {

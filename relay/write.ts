@@ -2,10 +2,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { HttpListenerConfig } from "./config.js";
 import { HttpError } from "./errors.js";
-import { describeReply, fanOut, partialFailures } from "./fanout.js";
+import { decide, describeReply, type Attempt, type ClientAnswer } from "./ack.js";
+import type { DurableOutput, Outcome } from "./durable-output.js";
 import { formatFault, validateBody } from "./lineprotocol.js";
-import type { HttpOutput, OutputReply, WriteApi } from "./output.js";
+import type { WriteApi } from "./output.js";
 import { nowNs, timestampDigits, v1Precision, v2Precision, type Precision } from "./precision.js";
+import type { QueueEntry } from "./queue/frame.js";
+import type { ListenerStats } from "./stats.js";
 import type { ThrottledLog } from "./throttled-log.js";
 
 /** Query parameters passed on to the backends; everything else is dropped. */
@@ -16,9 +19,10 @@ type Query = Record<string, string | string[] | undefined>;
 
 export interface WriteRoutesOptions {
   readonly listener: HttpListenerConfig;
-  readonly outputs: readonly HttpOutput[];
+  readonly outputs: readonly DurableOutput[];
+  readonly stats: ListenerStats;
   readonly warnings: ThrottledLog;
-  /** Called with each write's fan-out, which may outlive the client's answer. */
+  /** Called with each write's delivery, so closing can wait for it. */
   readonly track: (done: Promise<unknown>) => void;
 }
 
@@ -48,23 +52,42 @@ export function writeRoutes(app: FastifyInstance, opts: WriteRoutesOptions): voi
   async function relay(request: FastifyRequest, reply: FastifyReply, api: WriteApi, precision: Precision, params: URLSearchParams) {
     const checked = validateBody(request.body as Buffer, () => timestampDigits(nowNs(), precision));
     if ("reason" in checked) throw new HttpError(400, `${formatFault(checked)}; nothing was written`);
-
-    const write = { api, query: params.toString(), authorization: request.headers.authorization, body: checked.body };
-    const { answer, replies } = fanOut(opts.outputs.map((output) => output.send(write)));
-    opts.track(replies.then(logPartialFailures));
-    const { status, body, contentType } = await answer;
+    const write: QueueEntry = {
+      acceptedAt: Date.now(),
+      api,
+      query: params.toString(),
+      authorization: request.headers.authorization,
+      points: checked.points,
+      body: checked.body,
+    };
+    opts.stats.writes++;
+    opts.stats.points += write.points;
+    opts.stats.bytes += write.body.length;
+    const delivered = deliver(write);
+    opts.track(delivered);
+    const { status, body, contentType } = await delivered;
     if (contentType) reply.type(contentType);
     return reply.code(status).send(body);
   }
 
-  function logPartialFailures(replies: readonly OutputReply[]): void {
-    for (const failed of partialFailures(replies)) {
-      opts.warnings.warn(
-        `output:${failed.output}`,
-        { listener: opts.listener.name, output: failed.output, status: failed.status },
-        `write failed on output ${failed.output} while another output took it: ${describeReply(failed)}`,
-      );
-    }
+  /** Every output tries the write; then, by the ack decision, each one that missed it queues it (or not). */
+  async function deliver(write: QueueEntry): Promise<ClientAnswer> {
+    const attempts = await Promise.all(opts.outputs.map((output) => output.attempt(write)));
+    const decision = decide(opts.listener.ack, attempts);
+    const outcomes = await Promise.all(opts.outputs.map((output, i) => output.settle(write, attempts[i]!, decision)));
+    outcomes.forEach((outcome, i) => logMiss(attempts[i]!, outcome));
+    return decision.answer;
+  }
+
+  /** A write one output missed while the client was told otherwise, or was told nothing about it. */
+  function logMiss(attempt: Attempt, outcome: Outcome): void {
+    if (attempt.kind !== "failed" || outcome === "dropped") return; // deferred writes are expected; drops log themselves
+    const { output } = attempt.reply;
+    opts.warnings.warn(
+      `output:${output}`,
+      { listener: opts.listener.name, output, status: attempt.reply.status, outcome },
+      `write failed on output ${output} (${describeReply(attempt.reply)}): ${outcome === "queued" ? "queued for replay" : "not kept, as no output took it"}`,
+    );
   }
 }
 

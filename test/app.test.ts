@@ -7,6 +7,7 @@ import { parseConfig } from "../relay/config.js";
 import { captureLog, type CapturedLog } from "./helpers/capture-log.js";
 import { freePort, waitFor } from "./helpers/ports.js";
 import { startScriptedBackend, type Reply, type ScriptedBackend } from "./helpers/scripted-backend.js";
+import { tempDir } from "./helpers/temp.js";
 
 // Run in order: backends close first, so an app never waits on a hanging one while it closes.
 let cleanup: Array<() => Promise<unknown>> = [];
@@ -29,11 +30,11 @@ async function setup(replies: Reply[], extra: { listener?: string; timeout?: str
     (location, i) => `{ name = "out${i + 1}", location = "${location}", timeout = "${extra.timeout ?? "20s"}" }`,
   );
   const config = parseConfig(
-    `[[http]]\nbind-addr = "127.0.0.1:9096"\n${extra.listener ?? ""}\noutput = [${outputs.join(", ")}]`,
+    `[[http]]\nbind-addr = "127.0.0.1:9096"\nspool-dir = "${tempDir()}"\n${extra.listener ?? ""}\noutput = [${outputs.join(", ")}]`,
     "test.toml",
   );
   const log = captureLog();
-  const app = buildApp({ listener: config.http[0]!, logger: log.logger });
+  const app = await buildApp({ listener: config.http[0]!, logger: log.logger });
   cleanup.push(() => app.close());
   return { app, backends, log };
 }
@@ -105,23 +106,27 @@ describe("POST /write", () => {
 });
 
 describe("the client's answer", () => {
-  it("is 204 as soon as one output returns 2xx, without waiting for a hanging one", async () => {
-    const { app, backends, log } = await setup([{ status: 204, hang: true }, { status: 204 }]);
+  it("waits for a hanging output until its timeout, then queues the write for it and answers 204", async () => {
+    const { app, backends, log } = await setup([{ status: 204, hang: true }, { status: 204 }], { timeout: "300ms" });
     const res = await write(app, "/write?db=d", "cpu v=1 1");
     expect(res.statusCode).toBe(204);
     expect(backends[1]!.requests).toHaveLength(1);
-    expect(log.lines.filter((l) => l.level >= 40)).toEqual([]);
+    expect(log.lines.find((l) => l.level === 40 && l.status === 0)).toMatchObject({
+      output: "out1",
+      outcome: "queued",
+      msg: "write failed on output out1 (The operation was aborted due to timeout): queued for replay",
+    });
+    const health = (await app.inject("/health")).json();
+    expect(health.outputs[0]).toMatchObject({ name: "out1", up: false, queue: { entries: 1 } });
   });
 
-  it("is 204 when one output fails with a 5xx, and the failure is logged naming the output", async () => {
+  it("is 204 when one output fails with a 5xx, which is logged naming the output and queued for it", async () => {
     const { app, log } = await setup([{ status: 204 }, { status: 500, body: '{"error":"engine: disk full"}' }]);
     const res = await write(app, "/write?db=d", "cpu v=1 1");
     expect(res.statusCode).toBe(204);
-    await waitFor(async () => log.lines.some((l) => l.level === 40), { timeoutMs: 5_000, what: "the partial failure's log line" });
-    expect(log.lines.find((l) => l.level === 40)).toMatchObject({
+    expect(log.lines.find((l) => l.level === 40 && l.status === 500)).toMatchObject({
       output: "out2",
-      status: 500,
-      msg: 'write failed on output out2 while another output took it: HTTP 500: {"error":"engine: disk full"}',
+      msg: 'write failed on output out2 (HTTP 500: {"error":"engine: disk full"}): queued for replay',
     });
   });
 
@@ -163,7 +168,7 @@ describe("the client's answer", () => {
     expect(res.statusCode).toBe(503);
     expect(res.json().error).toMatch(
       new RegExp(
-        `^no backend answered: out1: connect ECONNREFUSED 127.0.0.1:${closedPorts[0]}; out2: connect ECONNREFUSED 127.0.0.1:${closedPorts[1]}$`,
+        `^no backend took the write, and nothing was kept: out1: connect ECONNREFUSED 127.0.0.1:${closedPorts[0]}; out2: connect ECONNREFUSED 127.0.0.1:${closedPorts[1]}$`,
       ),
     );
   });
@@ -174,7 +179,9 @@ describe("the client's answer", () => {
     const { app } = await setup([], { locations: [backend.writeUrl, `http://127.0.0.1:${await freePort()}/write`], timeout: "300ms" });
     const res = await write(app, "/write?db=d", "cpu v=1 1");
     expect(res.statusCode).toBe(503);
-    expect(res.json().error).toMatch(/^no backend answered: out2: connect ECONNREFUSED .*; out1: .*aborted due to timeout/);
+    expect(res.json().error).toMatch(
+      /^no backend took the write, and nothing was kept: out1: .*aborted due to timeout; out2: connect ECONNREFUSED/,
+    );
   });
 });
 

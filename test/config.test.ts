@@ -51,7 +51,7 @@ describe("influxdb-relay's sample config", () => {
 bind-addr = ":9096"
 default-retention-policy = "autogen"
 max-body-size = 1000
-output = [{ name = "a", location = "https://influx:8086/write", timeout = "1m30s", buffer-size-mb = 100, max-batch-kb = 50, max-delay-interval = "5s", skip-tls-verification = true }]`,
+output = [{ name = "a", location = "https://influx:8086/write", timeout = "1m30s", buffer-size-mb = 100, max-queue-age = "2h", max-batch-kb = 50, max-delay-interval = "5s", skip-tls-verification = true }]`,
       "relay.toml",
     );
     expect(config.http[0]).toMatchObject({ bindAddr: { host: "", port: 9096 }, defaultRetentionPolicy: "autogen", maxBodySize: 1000 });
@@ -60,6 +60,7 @@ output = [{ name = "a", location = "https://influx:8086/write", timeout = "1m30s
       location: "https://influx:8086/write",
       timeoutMs: 90_000,
       bufferSizeMb: 100,
+      maxQueueAgeMs: 7_200_000,
       maxBatchKb: 50,
       maxDelayIntervalMs: 5_000,
       skipTlsVerification: true,
@@ -67,10 +68,51 @@ output = [{ name = "a", location = "https://influx:8086/write", timeout = "1m30s
   });
 });
 
+describe("durability keys", () => {
+  it("defaults to a spool under /var/lib/influx-relay named after the listener, ack one, fsync always", () => {
+    const config = parseConfig(`[[http]]\nname = "main"\nbind-addr = ":9096"\n${OUTPUTS}`, "relay.toml");
+    expect(config.http[0]).toMatchObject({
+      spoolDir: "/var/lib/influx-relay/main",
+      ack: "one",
+      fsync: "always",
+      fsyncIntervalMs: 1_000,
+      adminToken: undefined,
+    });
+    expect(config.http[0]!.outputs[0]).toMatchObject({ bufferSizeMb: 1024, maxQueueAgeMs: 86_400_000 });
+  });
+
+  it("reads spool-dir (relative to the working directory), ack, fsync, fsync-interval and admin-token", () => {
+    const config = parseConfig(
+      `[[http]]\nbind-addr = ":9096"\nspool-dir = "spool/a"\nack = "quorum"\nfsync = "interval"\nfsync-interval = "250ms"\nadmin-token = "0123456789abcdef"\n${OUTPUTS}`,
+      "relay.toml",
+    );
+    expect(config.http[0]).toMatchObject({
+      spoolDir: `${process.cwd()}/spool/a`,
+      ack: "quorum",
+      fsync: "interval",
+      fsyncIntervalMs: 250,
+      adminToken: "0123456789abcdef",
+    });
+  });
+
+  it("refuses unknown ack and fsync values, a short admin-token and a spool-dir shared by two listeners", () => {
+    expect(
+      problemsOf(
+        `[[http]]\nbind-addr = ":1"\nspool-dir = "/s"\nack = "two"\nfsync = "never"\nadmin-token = "secret"\n${OUTPUTS}\n[[http]]\nbind-addr = ":2"\nspool-dir = "/s/"\n${OUTPUTS}`,
+      ),
+    ).toEqual([
+      "http[0].admin-token: is too short to guard /admin/flush: use at least 16 random characters",
+      'http[0].ack: the string "two" is not one of "one", "quorum", "all"',
+      'http[0].fsync: the string "never" is not one of "always", "interval"',
+      `http[1].spool-dir: "/s" is also http[0]'s spool-dir: each [[http]] block needs its own`,
+    ]);
+  });
+});
+
 describe("bad config", () => {
   it("names the file, the key and the problem for an unknown key", () => {
     expect(() => parseConfig(`[[http]]\nbind-addr = "127.0.0.1:1"\nbind-adr = "x"\n${OUTPUTS}`, "/etc/relay.toml")).toThrow(
-      /^\/etc\/relay\.toml: invalid configuration:\n {2}- http\[0\]\.bind-adr: unknown key: known keys here are bind-addr, /,
+      /^\/etc\/relay\.toml: invalid configuration:\n {2}- http\[0\]\.bind-adr: unknown key: known keys here are ack, admin-token, bind-addr, /,
     );
     expect(
       problemsOf(`[[http]]\nbind-addr = "127.0.0.1:1"\noutput = [{ name = "a", location = "http://h/write", timeut = "1s" }]`),

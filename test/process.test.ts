@@ -4,6 +4,7 @@ import { request } from "undici";
 import { freePort, freeUdpPort, waitFor } from "./helpers/ports.js";
 import { exitOf, spawnRelay, startRelayProcess, writeConfig, type RelayProcess } from "./helpers/relay-process.js";
 import { startScriptedBackend, type ScriptedBackend } from "./helpers/scripted-backend.js";
+import { tempDir } from "./helpers/temp.js";
 
 let cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -38,7 +39,7 @@ describe("influx-relay command line", () => {
     const backend = await startScriptedBackend();
     cleanup.push(() => backend.close());
     const file = writeConfig(
-      `[[http]]\nbind-addr = "127.0.0.1:${backend.port}"\noutput = [{ name = "a", location = "${backend.writeUrl}" }]\n`,
+      `[[http]]\nbind-addr = "127.0.0.1:${backend.port}"\nspool-dir = "${tempDir()}"\noutput = [{ name = "a", location = "${backend.writeUrl}" }]\n`,
     );
     const { code, output } = await run([`--config=${file}`]);
     expect(code).toBe(1);
@@ -68,6 +69,7 @@ describe("graceful shutdown", () => {
       `shutdown-timeout = "10s"
 [[http]]
 bind-addr = "127.0.0.1:${port}"
+spool-dir = "${tempDir()}"
 output = [{ name = "slow", location = "${backend.writeUrl}" }]
 [[udp]]
 bind-addr = "127.0.0.1:${udpPort}"

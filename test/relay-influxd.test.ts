@@ -8,6 +8,7 @@ import { startRelay, type RunningRelay } from "../relay/relay.js";
 import { captureLog } from "./helpers/capture-log.js";
 import { startInfluxd, type Influxd } from "./helpers/influxd.js";
 import { freePort, freeUdpPort, waitFor } from "./helpers/ports.js";
+import { tempDir } from "./helpers/temp.js";
 
 const DB = "relaytest";
 const UDP_DB = "udptest";
@@ -25,6 +26,7 @@ beforeAll(async () => {
   const config = parseConfig(
     `[[http]]
 bind-addr = "127.0.0.1:${httpPort}"
+spool-dir = "${tempDir()}"
 output = [${replicas.map((r, i) => `{ name = "influx${i}", location = "${r.writeUrl}", timeout = "10s" }`).join(", ")}]
 [[udp]]
 bind-addr = "127.0.0.1:${udpPort}"

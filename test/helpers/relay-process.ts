@@ -1,10 +1,10 @@
 // The relay as its own process, started the way an operator starts it: the CLI entry with -config.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { request } from "undici";
 import { waitFor } from "./ports.js";
+import { tempDir } from "./temp.js";
 
 export interface RelayProcess {
   readonly child: ChildProcess;
@@ -17,7 +17,7 @@ const ENTRY = new URL("../../relay/main.ts", import.meta.url).pathname;
 
 /** Writes a config file into a fresh temp dir and returns its path. */
 export function writeConfig(text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), "relay-test-")), "relay.toml");
+  const file = join(tempDir("relay-test-"), "relay.toml");
   writeFileSync(file, text);
   return file;
 }

@@ -33,8 +33,10 @@ export interface ScriptedBackend {
   readonly url: string;
   /** url + '/write' */
   readonly writeUrl: string;
-  /** Every request, in arrival order, recorded once its body was fully read. */
+  /** Every request but GET /ping, in arrival order, recorded once its body was fully read. */
   readonly requests: RecordedRequest[];
+  /** GET /ping requests: answered 204 unless the reply is scripted to hang or drop. */
+  readonly pings: number;
   /** Answer for the next requests; read when a request's body is complete. Default { status: 204 }. */
   reply: Reply;
   /** Closes the server and destroys open sockets, including hanging ones. */
@@ -49,7 +51,8 @@ export async function startScriptedBackend(reply: Reply = { status: 204 }): Prom
   const backend = {
     reply,
     requests,
-  } as { reply: Reply; requests: RecordedRequest[] };
+    pings: 0,
+  } as { reply: Reply; requests: RecordedRequest[]; pings: number };
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -57,6 +60,12 @@ export async function startScriptedBackend(reply: Reply = { status: 204 }): Prom
     req.on("error", () => undefined); // client went away mid-body; nothing to answer
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
+      // The relay's health probe: answered like InfluxDB while the backend "runs", and kept out of `requests`.
+      if (req.method === "GET" && url.pathname.endsWith("/ping")) {
+        backend.pings++;
+        res.writeHead(backend.reply.destroy || backend.reply.hang ? 503 : 204).end();
+        return;
+      }
       requests.push({
         method: req.method ?? "",
         url: req.url ?? "",

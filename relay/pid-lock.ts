@@ -1,4 +1,4 @@
-// One `npm start` per run dir: a lock file holding the owner's pid. A lock whose pid is dead is stale and taken over.
+// One owner per directory (a run dir, a spool dir): a lock file holding the owner's pid. A lock whose pid is dead is stale and taken over.
 import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 
 export interface Lock {

@@ -1,0 +1,379 @@
+// One backend with its durable queue. A write goes straight to the backend while the queue is empty;
+// once a write is missed, it and every write after it go to the queue, and one sender replays the queue
+// in order, merged into batches, backing off while the backend is down. Only when the queue is empty do
+// writes go straight again, so a replica never gets an older value after a newer one.
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describeReply, type AckDecision, type Attempt } from "./ack.js";
+import type { HttpListenerConfig, HttpOutputConfig } from "./config.js";
+import type { Logger } from "./logger.js";
+import { HttpOutput, type OutputReply } from "./output.js";
+import { mergeBodies, pointsIn, sameTarget } from "./queue/batch.js";
+import { DeadLetterFile } from "./queue/dead-letter.js";
+import { DiskQueue } from "./queue/disk-queue.js";
+import { frameBytes, type QueueEntry } from "./queue/frame.js";
+import { ThrottledLog } from "./throttled-log.js";
+
+/** What became of one write on one output. */
+export type Outcome = "accepted" | "rejected" | "queued" | "dropped" | "not-kept";
+
+export type Via = "live" | "replay";
+
+export interface Tally {
+  writes: number;
+  points: number;
+  bytes: number;
+}
+
+/** Totals since start. */
+export interface OutputStats {
+  /** Accepted by the backend as they came in. */
+  readonly live: Tally;
+  /** Delivered from the queue. */
+  readonly replayed: Tally;
+  /** Appended to the queue. */
+  readonly queued: Tally;
+  /** Neither delivered nor queued, because the output was out of sync. */
+  readonly dropped: Tally;
+  /** Refused by the backend with a 4xx as they came in. */
+  rejected: number;
+  /** Tries that got no answer, a timeout or a 5xx. */
+  failures: number;
+}
+
+export interface OutputHealth {
+  readonly name: string;
+  readonly up: boolean;
+  /** Up, and no backlog to replay first: a write sent now reaches the backend at once. */
+  readonly takesWritesNow: boolean;
+  readonly lastError: string | undefined;
+  readonly outOfSync: OutOfSync | undefined;
+  readonly queue: {
+    readonly entries: number;
+    readonly bytes: number;
+    readonly oldestAgeSeconds: number | undefined;
+    readonly limitBytes: number;
+    readonly maxAgeSeconds: number;
+    readonly cutBytes: number;
+  };
+  readonly deadLetter: { readonly file: string; readonly fileBytes: number; readonly entriesSinceStart: number };
+}
+
+export interface OutOfSync {
+  readonly since: string;
+  readonly reason: string;
+}
+
+export interface DurableOutputOptions {
+  readonly output: HttpOutputConfig;
+  readonly listener: Pick<HttpListenerConfig, "spoolDir" | "fsync" | "fsyncIntervalMs">;
+  readonly logger: Logger;
+  /** Called with the duration of every request to the backend. */
+  readonly onBackendRequest?: (seconds: number, via: Via) => void;
+  /** Segment size of the queue; tests make it small. */
+  readonly segmentBytes?: number;
+}
+
+const INITIAL_RETRY_DELAY_MS = 500;
+const OUT_OF_SYNC_FILE = "OUT-OF-SYNC";
+/** How long start waits for the first word from each backend, so /health is right from the first request. */
+const FIRST_CONTACT_WAIT_MS = 1_000;
+
+export class DurableOutput {
+  readonly name: string;
+  readonly stats: OutputStats = {
+    live: tally(),
+    replayed: tally(),
+    queued: tally(),
+    dropped: tally(),
+    rejected: 0,
+    failures: 0,
+  };
+  private up = false;
+  private lastError: string | undefined = "not contacted yet";
+  private outOfSync: OutOfSync | undefined;
+  /** Writes that failed or were deferred and may be queued: while any is open, new writes wait behind them. */
+  private reserved = 0;
+  private retryAt = 0;
+  private retryDelayMs = INITIAL_RETRY_DELAY_MS;
+  /** After a merged batch got a 4xx: how many entries to replay one at a time, to find the one at fault. */
+  private oneByOne = 0;
+  private wake: (() => void) | undefined;
+  private closed = false;
+  private sender: Promise<void> | undefined;
+  private readonly warnings: ThrottledLog;
+  private readonly log: Logger;
+
+  private constructor(
+    private readonly opts: DurableOutputOptions,
+    private readonly http: HttpOutput,
+    private readonly queue: DiskQueue,
+    private readonly deadLetter: DeadLetterFile,
+    private readonly dir: string,
+  ) {
+    this.name = opts.output.name;
+    this.log = opts.logger.child({ output: this.name });
+    this.warnings = new ThrottledLog(this.log);
+  }
+
+  /** Opens the output's queue under the listener's spool-dir, resuming whatever an earlier run left in it. */
+  static async open(opts: DurableOutputOptions): Promise<DurableOutput> {
+    const dir = join(opts.listener.spoolDir, encodeURIComponent(opts.output.name));
+    await mkdir(dir, { recursive: true });
+    const queue = await DiskQueue.open({
+      dir,
+      fsync: opts.listener.fsync,
+      fsyncIntervalMs: opts.listener.fsyncIntervalMs,
+      logger: opts.logger.child({ output: opts.output.name }),
+      ...(opts.segmentBytes === undefined ? {} : { segmentBytes: opts.segmentBytes }),
+    });
+    const deadLetter = new DeadLetterFile(dir);
+    await deadLetter.open();
+    const output = new DurableOutput(opts, new HttpOutput(opts.output), queue, deadLetter, dir);
+    output.outOfSync = await readOutOfSync(dir);
+    if (queue.entries > 0) {
+      output.log.info({ entries: queue.entries, bytes: queue.bytes }, "resuming the queue left by the last run");
+    }
+    const firstContact = new Promise<void>((resolve) => (output.sender = output.run(resolve)));
+    await Promise.race([firstContact, new Promise((resolve) => setTimeout(resolve, FIRST_CONTACT_WAIT_MS).unref())]);
+    return output;
+  }
+
+  /** Sends the write straight to the backend, unless it has to wait behind the queue. */
+  async attempt(write: QueueEntry): Promise<Attempt> {
+    if (this.backlogged()) {
+      this.reserved++;
+      return { kind: "deferred", output: this.name };
+    }
+    const reply = await this.send(write, "live");
+    if (isSuccess(reply.status)) {
+      count(this.stats.live, 1, write.points, write.body.length);
+      return { kind: "accepted", reply };
+    }
+    if (isClientError(reply.status)) {
+      this.stats.rejected++;
+      return { kind: "rejected", reply };
+    }
+    this.reserved++;
+    if (Date.now() >= this.retryAt) this.backOff();
+    return { kind: "failed", reply };
+  }
+
+  /** Finishes what attempt() began, as the ack decision says: queue the write or let it go. */
+  async settle(write: QueueEntry, attempt: Attempt, decision: AckDecision): Promise<Outcome> {
+    if (attempt.kind === "accepted" || attempt.kind === "rejected") return attempt.kind;
+    try {
+      return decision.queue ? await this.enqueue(write) : "not-kept";
+    } finally {
+      this.reserved--;
+      this.wake?.();
+    }
+  }
+
+  /** Drops the queue and clears out-of-sync: the operator has resynced the replica some other way. */
+  async flush(): Promise<{ entries: number; bytes: number }> {
+    const dropped = await this.queue.drop();
+    this.oneByOne = 0;
+    this.outOfSync = undefined;
+    await rm(join(this.dir, OUT_OF_SYNC_FILE), { force: true });
+    this.log.warn(dropped, "queue flushed by an operator; the output is in sync again");
+    return dropped;
+  }
+
+  health(): OutputHealth {
+    const { queue, opts } = this;
+    return {
+      name: this.name,
+      up: this.up,
+      takesWritesNow: this.up && !this.backlogged(),
+      lastError: this.up ? undefined : this.lastError,
+      outOfSync: this.outOfSync,
+      queue: {
+        entries: queue.entries,
+        bytes: queue.bytes,
+        oldestAgeSeconds: queue.oldestAcceptedAt === undefined ? undefined : Math.max(0, (Date.now() - queue.oldestAcceptedAt) / 1000),
+        limitBytes: this.limitBytes(),
+        maxAgeSeconds: opts.output.maxQueueAgeMs / 1000,
+        cutBytes: queue.cutBytes,
+      },
+      deadLetter: { file: this.deadLetter.path, fileBytes: this.deadLetter.bytes, entriesSinceStart: this.deadLetter.entries },
+    };
+  }
+
+  /** Stops the sender after what it is doing, then closes the queue and the connections. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake?.();
+    await this.sender;
+    await this.queue.close();
+    await this.http.close();
+  }
+
+  private backlogged(): boolean {
+    return this.reserved > 0 || this.queue.committedAndPendingBytes > 0;
+  }
+
+  private limitBytes(): number {
+    return this.opts.output.bufferSizeMb * 1024 * 1024;
+  }
+
+  private async enqueue(write: QueueEntry): Promise<Outcome> {
+    const full = this.queue.committedAndPendingBytes + frameBytes(write) > this.limitBytes();
+    const oldest = this.queue.oldestAcceptedAt;
+    const tooOld = oldest !== undefined && Date.now() - oldest > this.opts.output.maxQueueAgeMs;
+    if (full || tooOld) {
+      const reason = full
+        ? `its queue is full (buffer-size-mb = ${this.opts.output.bufferSizeMb})`
+        : `its oldest queued write is older than max-queue-age (${this.opts.output.maxQueueAgeMs / 1000}s)`;
+      return this.drop(write, reason);
+    }
+    try {
+      await this.queue.append(write);
+    } catch (err) {
+      return this.drop(write, (err as Error).message);
+    }
+    count(this.stats.queued, 1, write.points, write.body.length);
+    return "queued";
+  }
+
+  private drop(write: QueueEntry, reason: string): Outcome {
+    count(this.stats.dropped, 1, write.points, write.body.length);
+    if (!this.outOfSync) {
+      this.outOfSync = { since: new Date().toISOString(), reason };
+      writeFile(join(this.dir, OUT_OF_SYNC_FILE), `${JSON.stringify(this.outOfSync)}\n`).catch((err: Error) =>
+        this.log.error({ err }, "cannot record the out-of-sync marking on disk"),
+      );
+      this.log.error(
+        { reason, queueEntries: this.queue.entries, queueBytes: this.queue.bytes },
+        `OUTPUT ${this.name} IS OUT OF SYNC: ${reason}. Writes it misses are now dropped for it, and its replica will lack them. ` +
+          "Resync the replica, then POST /admin/flush to clear this.",
+      );
+    }
+    this.warnings.warn("dropped", { reason }, `write dropped for out-of-sync output ${this.name}`);
+    return "dropped";
+  }
+
+  private async toDeadLetter(write: QueueEntry, reply: OutputReply): Promise<void> {
+    await this.deadLetter.add(write, reply.status, describeReply(reply));
+    this.warnings.warn(
+      "dead-letter",
+      { status: reply.status, file: this.deadLetter.path },
+      `output ${this.name} refused a queued write for good (${describeReply(reply)}); it is in the dead-letter file`,
+    );
+  }
+
+  /** The one sender: replays the queue, and probes the backend while it is down with nothing queued. */
+  private async run(firstContact: () => void): Promise<void> {
+    while (!this.closed) {
+      const wait = this.retryAt - Date.now();
+      try {
+        if (wait > 0) await this.sleep(wait);
+        else if (this.queue.entries > 0) await this.replayOnce();
+        else if (!this.up) await this.probe();
+        else await this.sleep(Infinity);
+      } catch (err) {
+        this.log.error({ err }, "queue sender failed; retrying after a pause");
+        this.backOff();
+      }
+      if (this.retryAt > 0 || this.up || this.queue.entries === 0) firstContact();
+    }
+  }
+
+  private async replayOnce(): Promise<void> {
+    const batch = await this.queue.peek(this.oneByOne > 0 ? 0 : this.opts.output.maxBatchKb * 1024, sameTarget);
+    if (!batch) return;
+    const first = batch.entries[0]!;
+    const body = mergeBodies(batch.entries);
+    const reply = await this.send({ ...first, body }, "replay");
+    if (isSuccess(reply.status)) {
+      count(this.stats.replayed, batch.entries.length, pointsIn(batch.entries), body.length);
+    } else if (isClientError(reply.status)) {
+      if (batch.entries.length > 1) {
+        this.oneByOne = batch.entries.length;
+        return;
+      }
+      await this.toDeadLetter(first, reply);
+    } else {
+      return this.backOff();
+    }
+    this.oneByOne = Math.max(0, this.oneByOne - 1);
+    await this.queue.commit(batch);
+  }
+
+  private async probe(): Promise<void> {
+    const reply = await this.http.ping();
+    if (isSuccess(reply.status)) this.markUp();
+    else this.backOff(reply);
+  }
+
+  private async send(write: QueueEntry, via: Via): Promise<OutputReply> {
+    const started = performance.now();
+    const reply = await this.http.send(write);
+    this.opts.onBackendRequest?.((performance.now() - started) / 1000, via);
+    if (reply.status !== 0 && reply.status < 500) this.markUp();
+    else this.noteFailure(reply);
+    return reply;
+  }
+
+  private markUp(): void {
+    if (!this.up) this.log.info(`output ${this.name} is up`);
+    this.up = true;
+    this.retryAt = 0;
+    this.retryDelayMs = INITIAL_RETRY_DELAY_MS;
+  }
+
+  private noteFailure(reply: OutputReply): void {
+    this.stats.failures++;
+    this.lastError = describeReply(reply);
+    if (this.up) this.log.warn({ error: this.lastError }, `output ${this.name} is down`);
+    this.up = false;
+  }
+
+  /** Waits before the next try: 500 ms, doubling up to max-delay-interval. */
+  private backOff(reply?: OutputReply): void {
+    if (reply) this.noteFailure(reply);
+    this.retryAt = Date.now() + this.retryDelayMs;
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.opts.output.maxDelayIntervalMs);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = ms === Infinity ? undefined : setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+}
+
+async function readOutOfSync(dir: string): Promise<OutOfSync | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, OUT_OF_SYNC_FILE), "utf8")) as OutOfSync;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    return { since: "unknown", reason: `the ${OUT_OF_SYNC_FILE} marker is unreadable: ${(err as Error).message}` };
+  }
+}
+
+function tally(): Tally {
+  return { writes: 0, points: 0, bytes: 0 };
+}
+
+function count(t: Tally, writes: number, points: number, bytes: number): void {
+  t.writes += writes;
+  t.points += points;
+  t.bytes += bytes;
+}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+function isClientError(status: number): boolean {
+  return status >= 400 && status < 500;
+}

@@ -1,0 +1,59 @@
+// GET /health for load balancers and GET /status for people: both give each output's state and queue.
+import type { FastifyInstance } from "fastify";
+import { requiredAccepts, type AckLevel } from "./ack.js";
+import type { DurableOutput, OutputHealth } from "./durable-output.js";
+import type { ListenerStats } from "./stats.js";
+import { VERSION } from "./version.js";
+
+export interface HealthRoutesOptions {
+  readonly ack: AckLevel;
+  readonly outputs: readonly DurableOutput[];
+  readonly stats: ListenerStats;
+}
+
+/** "ok": every output up and in sync; "degraded": writes still succeed; "down": they cannot, so 503. */
+export type HealthStatus = "ok" | "degraded" | "down";
+
+export function healthStatus(ack: AckLevel, outputs: readonly OutputHealth[]): HealthStatus {
+  const takers = outputs.filter((o) => o.takesWritesNow).length;
+  if (takers < requiredAccepts(ack, outputs.length)) return "down";
+  return outputs.every((o) => o.up && !o.outOfSync) ? "ok" : "degraded";
+}
+
+export function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptions): void {
+  const startedAt = new Date();
+
+  app.get("/health", (_request, reply) => {
+    const outputs = opts.outputs.map((o) => o.health());
+    const status = healthStatus(opts.ack, outputs);
+    return reply.code(status === "down" ? 503 : 200).send({
+      status,
+      ack: opts.ack,
+      outputs: outputs.map((o) => ({
+        name: o.name,
+        up: o.up,
+        ...(o.lastError === undefined ? {} : { lastError: o.lastError }),
+        outOfSync: o.outOfSync !== undefined,
+        queue: { entries: o.queue.entries, bytes: o.queue.bytes, oldestAgeSeconds: o.queue.oldestAgeSeconds ?? 0 },
+      })),
+    });
+  });
+
+  app.get("/status", (_request, reply) => {
+    const outputs = opts.outputs.map((o) => ({ ...o.health(), totals: o.stats }));
+    const { stats } = opts;
+    return reply.send({
+      status: healthStatus(opts.ack, outputs),
+      version: VERSION,
+      startedAt: startedAt.toISOString(),
+      ack: opts.ack,
+      totals: {
+        requests: Object.fromEntries([...stats.requests].sort(([a], [b]) => a - b)),
+        writes: stats.writes,
+        points: stats.points,
+        bytes: stats.bytes,
+      },
+      outputs,
+    });
+  });
+}

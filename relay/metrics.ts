@@ -1,0 +1,173 @@
+// /metrics: one prom-client registry per [[http]] listener. Counters and gauges are read from the
+// listener's and the outputs' own totals when scraped, so the write path pays nothing for them; only
+// the backend latency histogram is observed as requests happen.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration } from "prom-client";
+import type { DurableOutput, OutputStats, Tally, Via } from "./durable-output.js";
+import type { ListenerStats } from "./stats.js";
+
+type OutputLabel = "output";
+
+export class RelayMetrics {
+  readonly registry = new Registry();
+  private readonly backendSeconds: Histogram<"output" | "via">;
+
+  constructor(listener: string, stats: ListenerStats, outputs: () => readonly DurableOutput[]) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ listener });
+    collectDefaultMetrics({ register: this.registry });
+
+    readCounter(registers, "influx_relay_requests_total", "Answers sent to clients, by HTTP status.", ["status"], (set) => {
+      for (const [status, n] of stats.requests) set({ status: String(status) }, n);
+    });
+    readCounter(registers, "influx_relay_writes_in_total", "Writes that passed validation.", [], (set) => set({}, stats.writes));
+    readCounter(registers, "influx_relay_points_in_total", "Points in writes that passed validation.", [], (set) => set({}, stats.points));
+    readCounter(registers, "influx_relay_bytes_in_total", "Line protocol bytes in writes that passed validation.", [], (set) =>
+      set({}, stats.bytes),
+    );
+
+    const perOutput = (read: (output: DurableOutput) => number) => (set: (labels: Record<OutputLabel, string>, n: number) => void) => {
+      for (const output of outputs()) set({ output: output.name }, read(output));
+    };
+    const viaTally = (pick: (t: Tally) => number) => (set: (labels: Record<"output" | "via", string>, n: number) => void) => {
+      for (const output of outputs()) {
+        set({ output: output.name, via: "live" }, pick(output.stats.live));
+        set({ output: output.name, via: "replay" }, pick(output.stats.replayed));
+      }
+    };
+    const stat = (read: (s: OutputStats) => number) => perOutput((o) => read(o.stats));
+    readCounter(
+      registers,
+      "influx_relay_output_points_total",
+      "Points delivered to each output, live or replayed from its queue.",
+      ["output", "via"],
+      viaTally((t) => t.points),
+    );
+    readCounter(
+      registers,
+      "influx_relay_output_bytes_total",
+      "Line protocol bytes delivered to each output, live or replayed from its queue.",
+      ["output", "via"],
+      viaTally((t) => t.bytes),
+    );
+    readCounter(
+      registers,
+      "influx_relay_queued_points_total",
+      "Points appended to each output's queue.",
+      ["output"],
+      stat((s) => s.queued.points),
+    );
+    readCounter(
+      registers,
+      "influx_relay_dropped_points_total",
+      "Points neither delivered nor queued because the output was out of sync.",
+      ["output"],
+      stat((s) => s.dropped.points),
+    );
+    readCounter(
+      registers,
+      "influx_relay_rejected_writes_total",
+      "Writes an output refused with a 4xx as they came in.",
+      ["output"],
+      stat((s) => s.rejected),
+    );
+    readCounter(
+      registers,
+      "influx_relay_backend_failures_total",
+      "Requests to an output that got no answer, a timeout or a 5xx.",
+      ["output"],
+      stat((s) => s.failures),
+    );
+    const health = (read: (h: ReturnType<DurableOutput["health"]>) => number) => perOutput((o) => read(o.health()));
+    readCounter(
+      registers,
+      "influx_relay_dead_letter_entries_total",
+      "Writes put in an output's dead-letter file since start.",
+      ["output"],
+      health((h) => h.deadLetter.entriesSinceStart),
+    );
+    readCounter(
+      registers,
+      "influx_relay_queue_cut_bytes_total",
+      "Bytes cut from torn or corrupt queue segments.",
+      ["output"],
+      health((h) => h.queue.cutBytes),
+    );
+    readGauge(
+      registers,
+      "influx_relay_queue_entries",
+      "Writes waiting in each output's queue.",
+      health((h) => h.queue.entries),
+    );
+    readGauge(
+      registers,
+      "influx_relay_queue_bytes",
+      "Bytes on disk in each output's queue.",
+      health((h) => h.queue.bytes),
+    );
+    readGauge(
+      registers,
+      "influx_relay_queue_oldest_age_seconds",
+      "Age of the oldest write in each output's queue; 0 when empty.",
+      health((h) => h.queue.oldestAgeSeconds ?? 0),
+    );
+    readGauge(
+      registers,
+      "influx_relay_output_up",
+      "1 when the output's backend answers.",
+      health((h) => Number(h.up)),
+    );
+    readGauge(
+      registers,
+      "influx_relay_output_out_of_sync",
+      "1 when the output has missed writes that are not in its queue.",
+      health((h) => Number(h.outOfSync !== undefined)),
+    );
+    this.backendSeconds = new Histogram({
+      name: "influx_relay_backend_request_duration_seconds",
+      help: "Duration of write requests to each output, live or replayed.",
+      labelNames: ["output", "via"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+  }
+
+  observeBackend(output: string, via: Via, seconds: number): void {
+    this.backendSeconds.observe({ output, via }, seconds);
+  }
+}
+
+type Setter<L extends string> = (labels: Record<L, string>, value: number) => void;
+
+/** A counter whose value is read from a running total at scrape time. */
+function readCounter<L extends string>(
+  registers: Registry[],
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  read: (set: Setter<L>) => void,
+): void {
+  const config: CounterConfiguration<L> = {
+    name,
+    help,
+    labelNames,
+    registers,
+    collect(this: Counter<L>) {
+      this.reset();
+      read((labels, value) => this.inc(labels as never, value));
+    },
+  };
+  new Counter(config);
+}
+
+function readGauge(registers: Registry[], name: string, help: string, read: (set: Setter<OutputLabel>) => void): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ["output"],
+    registers,
+    collect(this: Gauge<OutputLabel>) {
+      this.reset();
+      read((labels, value) => this.set(labels, value));
+    },
+  });
+}

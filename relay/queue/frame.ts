@@ -1,0 +1,80 @@
+// One queued write on disk: a 12-byte header (magic, payload length, CRC-32 of the payload) and the
+// exact request: when it was accepted, its API, query string, auth header, point count and body.
+// The magic catches zero-filled tails and the checksum catches torn or corrupt ones.
+import { crc32 } from "node:zlib";
+import type { WriteApi } from "../output.js";
+
+export interface QueueEntry {
+  /** When the relay accepted the write, in ms since the epoch: the queue's age is measured from it. */
+  readonly acceptedAt: number;
+  readonly api: WriteApi;
+  /** Query string without the '?'. */
+  readonly query: string;
+  readonly authorization: string | undefined;
+  readonly points: number;
+  readonly body: Buffer;
+}
+
+export const HEADER_BYTES = 12;
+const MAGIC = 0x49485131; // "IHQ1"
+const NO_AUTH = 0xffffffff;
+/** acceptedAt f64, api u8, points u32, query length u32, auth length u32. */
+const FIXED_PAYLOAD_BYTES = 8 + 1 + 4 + 4 + 4;
+const API_CODES: readonly WriteApi[] = ["v1", "v2"];
+
+/** The size of the entry's frame on disk: what counts against buffer-size-mb. */
+export function frameBytes(entry: QueueEntry): number {
+  const authBytes = entry.authorization === undefined ? 0 : Buffer.byteLength(entry.authorization);
+  return HEADER_BYTES + FIXED_PAYLOAD_BYTES + Buffer.byteLength(entry.query) + authBytes + entry.body.length;
+}
+
+export function encodeFrame(entry: QueueEntry): Buffer {
+  const query = Buffer.from(entry.query, "utf8");
+  const auth = entry.authorization === undefined ? undefined : Buffer.from(entry.authorization, "utf8");
+  const payloadBytes = FIXED_PAYLOAD_BYTES + query.length + (auth?.length ?? 0) + entry.body.length;
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + payloadBytes);
+  let pos = HEADER_BYTES;
+  pos = frame.writeDoubleLE(entry.acceptedAt, pos);
+  pos = frame.writeUInt8(API_CODES.indexOf(entry.api), pos);
+  pos = frame.writeUInt32LE(entry.points, pos);
+  pos = frame.writeUInt32LE(query.length, pos);
+  pos = frame.writeUInt32LE(auth?.length ?? NO_AUTH, pos);
+  pos += query.copy(frame, pos);
+  if (auth) pos += auth.copy(frame, pos);
+  entry.body.copy(frame, pos);
+  frame.writeUInt32LE(MAGIC, 0);
+  frame.writeUInt32LE(payloadBytes, 4);
+  frame.writeUInt32LE(crc32(frame.subarray(HEADER_BYTES)), 8);
+  return frame;
+}
+
+/** What the header at `offset` says, or why it is not a frame's start. */
+export type HeaderCheck = { readonly frameBytes: number } | { readonly fault: string };
+
+export function checkHeader(buf: Buffer, offset: number): HeaderCheck {
+  if (buf.length - offset < HEADER_BYTES) return { fault: "a header cut short" };
+  if (buf.readUInt32LE(offset) !== MAGIC) return { fault: "no frame marker" };
+  const payloadBytes = buf.readUInt32LE(offset + 4);
+  if (payloadBytes < FIXED_PAYLOAD_BYTES) return { fault: `an impossible length (${payloadBytes})` };
+  return { frameBytes: HEADER_BYTES + payloadBytes };
+}
+
+/** Decodes a whole frame whose header passed checkHeader; undefined when the checksum or the layout is wrong. */
+export function decodeFrame(frame: Buffer): QueueEntry | undefined {
+  const payload = frame.subarray(HEADER_BYTES);
+  if (crc32(payload) !== frame.readUInt32LE(8)) return undefined;
+  const api = API_CODES[payload.readUInt8(8)];
+  const queryBytes = payload.readUInt32LE(13);
+  const authField = payload.readUInt32LE(17);
+  const authBytes = authField === NO_AUTH ? 0 : authField;
+  const bodyStart = FIXED_PAYLOAD_BYTES + queryBytes + authBytes;
+  if (api === undefined || bodyStart > payload.length) return undefined;
+  return {
+    acceptedAt: payload.readDoubleLE(0),
+    api,
+    points: payload.readUInt32LE(9),
+    query: payload.toString("utf8", FIXED_PAYLOAD_BYTES, FIXED_PAYLOAD_BYTES + queryBytes),
+    authorization: authField === NO_AUTH ? undefined : payload.toString("utf8", FIXED_PAYLOAD_BYTES + queryBytes, bodyStart),
+    body: payload.subarray(bodyStart),
+  };
+}
