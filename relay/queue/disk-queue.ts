@@ -89,7 +89,7 @@ export class DiskQueue {
   /** Opens (or creates) the queue in `opts.dir`, cutting any torn tail a crash left behind. */
   static async open(opts: DiskQueueOptions): Promise<DiskQueue> {
     mkdirSync(opts.dir, { recursive: true });
-    const queue = new DiskQueue(opts, acquireLock(join(opts.dir, "LOCK"), `another relay using the spool ${opts.dir}`));
+    const queue = new DiskQueue(opts, acquireLock(join(opts.dir, "LOCK"), `a relay using the spool ${opts.dir}`));
     try {
       await queue.recover();
     } catch (err) {

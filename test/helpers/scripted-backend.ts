@@ -37,13 +37,13 @@ export interface ScriptedBackend {
   readonly requests: RecordedRequest[];
   /** GET /ping requests: answered 204 unless the reply is scripted to hang or drop. */
   readonly pings: number;
-  /** Answer for the next requests; read when a request's body is complete. Default { status: 204 }. */
-  reply: Reply;
+  /** Answer for the next requests, or a function choosing it per request; read when a request's body is complete. Default { status: 204 }. */
+  reply: Reply | ((request: RecordedRequest) => Reply);
   /** Closes the server and destroys open sockets, including hanging ones. */
   close(): Promise<void>;
 }
 
-export async function startScriptedBackend(reply: Reply = { status: 204 }): Promise<ScriptedBackend> {
+export async function startScriptedBackend(reply: ScriptedBackend["reply"] = { status: 204 }): Promise<ScriptedBackend> {
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -52,7 +52,7 @@ export async function startScriptedBackend(reply: Reply = { status: 204 }): Prom
     reply,
     requests,
     pings: 0,
-  } as { reply: Reply; requests: RecordedRequest[]; pings: number };
+  } as { reply: ScriptedBackend["reply"]; requests: RecordedRequest[]; pings: number };
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -63,19 +63,21 @@ export async function startScriptedBackend(reply: Reply = { status: 204 }): Prom
       // The relay's health probe: answered like InfluxDB while the backend "runs", and kept out of `requests`.
       if (req.method === "GET" && url.pathname.endsWith("/ping")) {
         backend.pings++;
-        res.writeHead(backend.reply.destroy || backend.reply.hang ? 503 : 204).end();
+        const running = typeof backend.reply === "function" || !(backend.reply.destroy || backend.reply.hang);
+        res.writeHead(running ? 204 : 503).end();
         return;
       }
-      requests.push({
+      const recorded: RecordedRequest = {
         method: req.method ?? "",
         url: req.url ?? "",
         path: url.pathname,
         query: url.searchParams,
         headers: req.headers,
         body: Buffer.concat(chunks),
-      });
+      };
+      requests.push(recorded);
       // Snapshot so a test changing `reply` mid-flight affects only later requests.
-      const r = { ...backend.reply };
+      const r = typeof backend.reply === "function" ? backend.reply(recorded) : { ...backend.reply };
       const answer = (): void => {
         if (r.hang) return;
         if (r.destroy) {
