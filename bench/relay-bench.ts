@@ -3,7 +3,9 @@
 // Two sink backends (bench/sink.ts, one process each) take the writes. The same
 // load runs three times: straight at one sink (baseline), at a bare fastify +
 // undici pass-through fanning out to both sinks (bench/passthrough.ts: what the
-// relay costs beyond moving bytes), then at the relay. Everything stays on 127.0.0.1.
+// relay costs beyond moving bytes), then at the relay. Then the outage phases
+// (bench/outage.ts): one sink down while the queue on disk grows to 1 GiB, and its
+// replay once the sink is back. Everything stays on 127.0.0.1.
 //
 // Environment:
 //   BENCH_SECONDS    measured seconds per phase (default 10), after a 2 s warm-up
@@ -17,6 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeBodies } from "./lines.js";
 import { runLoad, type LoadResult } from "./load.js";
+import { runOutage } from "./outage.js";
 import { describeExit, killChildrenOnExit, stopChild, type Child } from "./proc.js";
 import { printReport, target, writeJson, type BenchResults } from "./report.js";
 import { sampleRss } from "./rss.js";
@@ -36,6 +39,8 @@ const PASSTHROUGH_COMMAND = [process.execPath, "--import", "tsx", "bench/passthr
 
 const TARGET_POINTS_PER_SEC = 2_200_000;
 const TARGET_P99_MS = 40;
+const BACKLOG_BYTES = 1024 ** 3;
+const TARGET_BACKLOG_RSS_MIB = 150;
 
 function benchSeconds(): number {
   const raw = process.env.BENCH_SECONDS;
@@ -58,16 +63,17 @@ async function main(): Promise<number> {
   const seconds = benchSeconds();
   const relayArgv = relayCommand();
   const bodies = makeBodies(BODY_COUNT, LINES_PER_BODY);
-  const load = (port: number): Promise<LoadResult> =>
+  const loadFor = (port: number, measureSeconds: number, warm: boolean): Promise<LoadResult> =>
     runLoad({
       origin: `http://127.0.0.1:${port}`,
       path: WRITE_PATH,
       bodies,
       pointsPerBody: LINES_PER_BODY,
       clients: CLIENTS,
-      warmupMs: WARMUP_SECONDS * 1000,
-      measureMs: seconds * 1000,
+      warmupMs: warm ? WARMUP_SECONDS * 1000 : 0,
+      measureMs: measureSeconds * 1000,
     });
+  const load = (port: number): Promise<LoadResult> => loadFor(port, seconds, true);
 
   const tmpDir = mkdtempSync(join(os.tmpdir(), "influx-ha-bench-"));
   // On "exit" so it also happens when a signal ends the benchmark early.
@@ -107,6 +113,22 @@ async function main(): Promise<number> {
     const relayResult = { ...relayLoad, rss: rss.stop() };
     console.log(progress(relayResult));
 
+    children.splice(children.indexOf(sinks[1].child), 1); // stopped on purpose by the outage
+    const outage = await runOutage({
+      relayPort: relay.port,
+      relayPid: relay.child.pid!,
+      downSink: sinks[1],
+      downOutput: 1,
+      restartSink: (port) => startSink("sink2-again", PATHS, port),
+      load: (measureSeconds, warm) => loadFor(relay.port, measureSeconds, warm),
+      seconds,
+      bothUpPointsPerSec: relayResult.pointsPerSec,
+      backlogBytes: BACKLOG_BYTES,
+      stopGraceMs: STOP_GRACE_MS,
+    });
+    children.push(outage.sink.child);
+    console.log(progress(outage.result.oneDown));
+
     const broken = children
       .filter((c) => c.exit)
       .map((c) => `${c.name} exited during the run (${describeExit(c.exit!)}); see ${c.logPath}`);
@@ -129,6 +151,7 @@ async function main(): Promise<number> {
       baseline,
       passthrough: passthroughResult,
       relay: relayResult,
+      outage: outage.result,
       ratio: baseline.pointsPerSec > 0 ? relayResult.pointsPerSec / baseline.pointsPerSec : 0,
       passthroughRatio: passthroughResult.pointsPerSec > 0 ? relayResult.pointsPerSec / passthroughResult.pointsPerSec : 0,
       targets: [
@@ -141,6 +164,14 @@ async function main(): Promise<number> {
           kind: "min",
         }),
         target({ label: "relay p99", measured: relayResult.p99Ms, goal: TARGET_P99_MS, unit: " ms", decimals: 1, kind: "max" }),
+        target({
+          label: "relay RSS with a 1 GiB backlog on disk, idle and replaying",
+          measured: Math.max(outage.result.backlog.rssIdleMiB, outage.result.replay.rssPeakMiB),
+          goal: TARGET_BACKLOG_RSS_MIB,
+          unit: " MiB",
+          decimals: 1,
+          kind: "max",
+        }),
       ],
     };
     printReport(results);
@@ -148,7 +179,8 @@ async function main(): Promise<number> {
     writeJson(jsonPath, results);
     console.log(`results written to ${jsonPath}`);
 
-    if (baseline.errors > 0 || passthroughResult.errors > 0 || relayResult.errors > 0) broken.push("requests failed (errors > 0)");
+    if ([baseline, passthroughResult, relayResult, outage.result.oneDown].some((r) => r.errors > 0))
+      broken.push("requests failed (errors > 0)");
     for (const problem of broken) console.error(`FAILED: ${problem}`);
     return broken.length > 0 ? 1 : 0;
   } finally {

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { LoadResult } from "./load.js";
+import type { OutageResult } from "./outage.js";
 import type { RssStats } from "./rss.js";
 
 export interface Target {
@@ -31,6 +32,7 @@ export interface BenchResults {
   baseline: LoadResult;
   passthrough: LoadResult;
   relay: LoadResult & { rss: RssStats };
+  outage: OutageResult;
   /** relay points/s ÷ baseline points/s */
   ratio: number;
   /** relay points/s ÷ bare pass-through points/s: the share of the pass-through's speed the relay keeps */
@@ -54,8 +56,19 @@ export function printReport(r: BenchResults): void {
     ["baseline", ...figures(r.baseline), "-", "-"],
     ["pass-through", ...figures(r.passthrough), "-", "-"],
     ["relay", ...figures(r.relay), mib(r.relay.rss.peakMiB), mib(r.relay.rss.endMiB)],
+    ["relay, one output down", ...figures(r.outage.oneDown), mib(r.outage.backlog.rssPeakMiB), "-"],
   ];
   printTable([header, ...rows]);
+  const { backlog, replay } = r.outage;
+  console.log(`\none output down ÷ both up, points/s: ${r.outage.ratio.toFixed(3)}`);
+  console.log(
+    `backlog: ${mib(backlog.bytes / 1024 / 1024)} in ${int(backlog.entries)} entries; relay RSS ${mib(backlog.rssIdleMiB)} idle with it on disk, ` +
+      `${mib(backlog.rssPeakMiB)} peak while it grew under full load`,
+  );
+  console.log(
+    `replay: ${int(replay.pointsPerSec)} points/s (${replay.mibPerSec.toFixed(1)} MiB/s), ${replay.seconds.toFixed(1)} s for ${int(replay.points)} points; ` +
+      `relay RSS peak ${mib(replay.rssPeakMiB)} while replaying`,
+  );
 
   console.log();
   for (const t of r.targets) {
@@ -69,6 +82,7 @@ export function printReport(r: BenchResults): void {
     ["baseline", r.baseline],
     ["pass-through", r.passthrough],
     ["relay", r.relay],
+    ["relay, one output down", r.outage.oneDown],
   ] as const) {
     if (result.firstError) console.log(`${phase}: ${result.errors} errors, first: ${result.firstError}`);
   }

@@ -6,6 +6,8 @@ export interface RssStats {
   peakMiB: number;
   /** Resident set size when sampling stopped (VmRSS). */
   endMiB: number;
+  /** Highest VmRSS seen while sampling: the peak of this window alone, unlike VmHWM. */
+  sampledPeakMiB: number;
 }
 
 export interface RssSampler {
@@ -20,11 +22,13 @@ export interface RssSampler {
 export function sampleRss(pid: number, intervalMs = 250): RssSampler {
   let peakKiB = 0;
   let rssKiB = 0;
+  let sampledPeakKiB = 0;
   const sample = (): void => {
     const status = readStatus(pid);
     if (!status) return;
     peakKiB = Math.max(peakKiB, status.hwmKiB);
     rssKiB = status.rssKiB;
+    sampledPeakKiB = Math.max(sampledPeakKiB, rssKiB);
   };
   sample();
   const timer = setInterval(sample, intervalMs);
@@ -32,7 +36,7 @@ export function sampleRss(pid: number, intervalMs = 250): RssSampler {
     stop() {
       clearInterval(timer);
       sample();
-      return { peakMiB: toMiB(peakKiB), endMiB: toMiB(rssKiB) };
+      return { peakMiB: toMiB(peakKiB), endMiB: toMiB(rssKiB), sampledPeakMiB: toMiB(sampledPeakKiB) };
     },
   };
 }

@@ -24,8 +24,9 @@ export interface Paths {
   logDir: string;
 }
 
-export async function startSink(name: string, paths: Paths): Promise<Service> {
-  const child = await spawnChild(name, [process.execPath, "--import", "tsx", "bench/sink.ts"], {
+/** Starts a sink on `port`, or on any free port when it is 0. */
+export async function startSink(name: string, paths: Paths, port = 0): Promise<Service> {
+  const child = await spawnChild(name, [process.execPath, "--import", "tsx", "bench/sink.ts", String(port)], {
     cwd: paths.root,
     logPath: join(paths.logDir, `${name}.log`),
     pipeStdout: true,
@@ -33,11 +34,11 @@ export async function startSink(name: string, paths: Paths): Promise<Service> {
   const line = await firstLine(child, START_TIMEOUT_MS).catch((err: unknown) => {
     throw withLog(err, child);
   });
-  const port = Number(line);
-  if (!Number.isInteger(port) || port <= 0 || port > 65_535) {
+  const bound = Number(line);
+  if (!Number.isInteger(bound) || bound <= 0 || bound > 65_535) {
     throw new Error(`${name}: expected a port on stdout, got ${JSON.stringify(line)}`);
   }
-  return { child, port };
+  return { child, port: bound };
 }
 
 /**
@@ -69,7 +70,10 @@ export async function startRelay(
 }
 
 function relayConfig(port: number, sinkPorts: readonly number[], spoolDir: string): string {
-  const outputs = sinkPorts.map((p, i) => `  { name = "sink${i + 1}", location = "http://${LOOPBACK}:${p}/write", timeout = "10s" },`);
+  // Queues big enough for the outage phases' backlog, so the output never goes out of sync.
+  const outputs = sinkPorts.map(
+    (p, i) => `  { name = "sink${i + 1}", location = "http://${LOOPBACK}:${p}/write", timeout = "10s", buffer-size-mb = 8192 },`,
+  );
   const listener = ["[[http]]", 'name = "bench"', `bind-addr = "${LOOPBACK}:${port}"`, `spool-dir = ${JSON.stringify(spoolDir)}`];
   return [...listener, "output = [", ...outputs, "]", ""].join("\n");
 }
