@@ -2,7 +2,7 @@
 // once a write is missed, it and every write after it go to the queue, and one sender replays the queue
 // in order, merged into batches, backing off while the backend is down. Only when the queue is empty do
 // writes go straight again, so a replica never gets an older value after a newer one.
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describeReply, type AckDecision, type Attempt } from "./ack.js";
 import type { HttpListenerConfig, HttpOutputConfig } from "./config.js";
@@ -70,8 +70,6 @@ export interface DurableOutputOptions {
   readonly logger: Logger;
   /** Called with the duration of every request to the backend. */
   readonly onBackendRequest?: (seconds: number, via: Via) => void;
-  /** Segment size of the queue; tests make it small. */
-  readonly segmentBytes?: number;
 }
 
 const INITIAL_RETRY_DELAY_MS = 500;
@@ -119,13 +117,11 @@ export class DurableOutput {
   /** Opens the output's queue under the listener's spool-dir, resuming whatever an earlier run left in it. */
   static async open(opts: DurableOutputOptions): Promise<DurableOutput> {
     const dir = join(opts.listener.spoolDir, encodeURIComponent(opts.output.name));
-    await mkdir(dir, { recursive: true });
     const queue = await DiskQueue.open({
       dir,
       fsync: opts.listener.fsync,
       fsyncIntervalMs: opts.listener.fsyncIntervalMs,
       logger: opts.logger.child({ output: opts.output.name }),
-      ...(opts.segmentBytes === undefined ? {} : { segmentBytes: opts.segmentBytes }),
     });
     const deadLetter = new DeadLetterFile(dir);
     await deadLetter.open();
