@@ -57,8 +57,6 @@ const queueOf = async (app: FastifyInstance, output: string) =>
   (await health(app)).outputs.find((o: { name: string }) => o.name === output).queue;
 const waitForEmptyQueue = (app: FastifyInstance, output: string) =>
   waitFor(async () => (await queueOf(app, output)).entries === 0, { timeoutMs: 15_000, what: `${output}'s queue to drain` });
-const okBodies = (backend: ScriptedBackend, okStatus: (body: string) => boolean = () => true) =>
-  backend.requests.map((r) => r.body.toString()).filter(okStatus);
 
 describe("order", () => {
   it("queues every write behind a missed one, and replays them in the order they were accepted", async () => {
