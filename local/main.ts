@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CliError, USAGE, parseLocalArgs } from "./cli.js";
 import { LocalLayout, type LayoutLog } from "./layout.js";
+import { exitWhenDone } from "../relay/exit.js";
 import { LockedError, acquireLock } from "../relay/pid-lock.js";
 import { PlanError, planLocalLayout, type LocalPlan } from "./plan.js";
 import { busyPorts } from "./port-check.js";
@@ -89,22 +90,15 @@ async function run(plan: LocalPlan): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-    // Whatever is left (a keep-alive socket, a timer) must not hold the process past a clean stop.
-    setImmediate(() => process.exit(code)).unref();
-  },
-  (err: unknown) => {
-    if (err instanceof CliError || err instanceof PlanError) {
-      console.error(`influx-ha local: ${err.message}\nSee npm start -- --help`);
-      process.exit(2);
-    }
-    if (err instanceof Refused || err instanceof LockedError) {
-      console.error(`influx-ha local: not started: ${err.message}`);
-    } else {
-      console.error("influx-ha local: failed:", err instanceof Error ? err.message : err);
-    }
-    process.exit(1);
-  },
-);
+exitWhenDone(main(process.argv.slice(2)), (err) => {
+  if (err instanceof CliError || err instanceof PlanError) {
+    console.error(`influx-ha local: ${err.message}\nSee npm start -- --help`);
+    return 2;
+  }
+  if (err instanceof Refused || err instanceof LockedError) {
+    console.error(`influx-ha local: not started: ${err.message}`);
+  } else {
+    console.error("influx-ha local: failed:", err instanceof Error ? err.message : err);
+  }
+  return 1;
+});

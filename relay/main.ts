@@ -2,6 +2,7 @@
 // Process entry: flags, config, listeners, and a graceful stop on SIGTERM/SIGINT.
 import { CliError, USAGE, parseArgs } from "./cli.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { exitWhenDone } from "./exit.js";
 import { createLogger } from "./logger.js";
 import { StartError, startRelay } from "./relay.js";
 import { VERSION } from "./version.js";
@@ -38,19 +39,12 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-    // Whatever is left (a keep-alive socket, a timer) must not hold the process past a clean stop.
-    setImmediate(() => process.exit(code)).unref();
-  },
-  (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof StartError || err instanceof CliError) {
-      console.error(`influx-relay: ${err.message}`);
-      if (err instanceof CliError) console.error(`\n${USAGE}`);
-    } else {
-      console.error("influx-relay: unexpected error:", err);
-    }
-    process.exit(err instanceof CliError ? 2 : 1);
-  },
-);
+exitWhenDone(main(process.argv.slice(2)), (err) => {
+  if (err instanceof ConfigError || err instanceof StartError || err instanceof CliError) {
+    console.error(`influx-relay: ${err.message}`);
+    if (err instanceof CliError) console.error(`\n${USAGE}`);
+  } else {
+    console.error("influx-relay: unexpected error:", err);
+  }
+  return err instanceof CliError ? 2 : 1;
+});
