@@ -100,7 +100,6 @@ export class DurableOutput {
   private closed = false;
   private sender: Promise<void> | undefined;
   private readonly warnings: ThrottledLog;
-  private readonly log: Logger;
 
   private constructor(
     private readonly opts: DurableOutputOptions,
@@ -108,24 +107,20 @@ export class DurableOutput {
     private readonly queue: DiskQueue,
     private readonly deadLetter: DeadLetterFile,
     private readonly dir: string,
+    private readonly log: Logger,
   ) {
     this.name = opts.output.name;
-    this.log = opts.logger.child({ output: this.name });
-    this.warnings = new ThrottledLog(this.log);
+    this.warnings = new ThrottledLog(log);
   }
 
   /** Opens the output's queue under the listener's spool-dir, resuming whatever an earlier run left in it. */
   static async open(opts: DurableOutputOptions): Promise<DurableOutput> {
     const dir = join(opts.listener.spoolDir, encodeURIComponent(opts.output.name));
-    const queue = await DiskQueue.open({
-      dir,
-      fsync: opts.listener.fsync,
-      fsyncIntervalMs: opts.listener.fsyncIntervalMs,
-      logger: opts.logger.child({ output: opts.output.name }),
-    });
+    const log = opts.logger.child({ output: opts.output.name });
+    const queue = await DiskQueue.open({ dir, fsync: opts.listener.fsync, fsyncIntervalMs: opts.listener.fsyncIntervalMs, logger: log });
     const deadLetter = new DeadLetterFile(dir);
     await deadLetter.open();
-    const output = new DurableOutput(opts, new HttpOutput(opts.output), queue, deadLetter, dir);
+    const output = new DurableOutput(opts, new HttpOutput(opts.output), queue, deadLetter, dir, log);
     output.outOfSync = await readOutOfSync(dir);
     if (queue.entries > 0) {
       output.log.info({ entries: queue.entries, bytes: queue.bytes }, "resuming the queue left by the last run");

@@ -192,10 +192,7 @@ export class DiskQueue {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.syncTimer);
-    await this.serially(async () => {
-      await this.syncNow();
-      await this.closeTail();
-    });
+    await this.serially(() => this.closeTail()); // closing syncs what is unsynced
     this.lock.release();
   }
 
@@ -303,7 +300,6 @@ export class DiskQueue {
     segment.bytes = 0;
     this.cursor = { seq: segment.seq, offset: segment.size };
     await this.dropConsumedSegments();
-    if (this.segments.length === 0) this.cursor = { seq: segment.seq + 1, offset: 0 };
     await this.saveCursor();
     await this.readOldest();
   }

@@ -29,21 +29,19 @@ export function frameBytes(entry: QueueEntry): number {
 }
 
 export function encodeFrame(entry: QueueEntry): Buffer {
-  const query = Buffer.from(entry.query, "utf8");
-  const auth = entry.authorization === undefined ? undefined : Buffer.from(entry.authorization, "utf8");
-  const payloadBytes = FIXED_PAYLOAD_BYTES + query.length + (auth?.length ?? 0) + entry.body.length;
-  const frame = Buffer.allocUnsafe(HEADER_BYTES + payloadBytes);
+  const frame = Buffer.allocUnsafe(frameBytes(entry));
   let pos = HEADER_BYTES;
   pos = frame.writeDoubleLE(entry.acceptedAt, pos);
   pos = frame.writeUInt8(API_CODES.indexOf(entry.api), pos);
   pos = frame.writeUInt32LE(entry.points, pos);
-  pos = frame.writeUInt32LE(query.length, pos);
-  pos = frame.writeUInt32LE(auth?.length ?? NO_AUTH, pos);
-  pos += query.copy(frame, pos);
-  if (auth) pos += auth.copy(frame, pos);
-  entry.body.copy(frame, pos);
+  // The query and auth strings are written in place, after the two length fields that precede them.
+  const queryBytes = frame.write(entry.query, pos + 8, "utf8");
+  pos = frame.writeUInt32LE(queryBytes, pos);
+  const authBytes = entry.authorization === undefined ? 0 : frame.write(entry.authorization, pos + 4 + queryBytes, "utf8");
+  pos = frame.writeUInt32LE(entry.authorization === undefined ? NO_AUTH : authBytes, pos);
+  entry.body.copy(frame, pos + queryBytes + authBytes);
   frame.writeUInt32LE(MAGIC, 0);
-  frame.writeUInt32LE(payloadBytes, 4);
+  frame.writeUInt32LE(frame.length - HEADER_BYTES, 4);
   frame.writeUInt32LE(crc32(frame.subarray(HEADER_BYTES)), 8);
   return frame;
 }
