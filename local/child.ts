@@ -69,11 +69,11 @@ export interface StopTimeouts {
   readonly killWaitMs: number;
 }
 
-/** SIGTERM, then SIGKILL when the grace period is over. Rejects only if even SIGKILL does not end it in time. */
-export async function stopChild(child: Child, what: string, timeouts: StopTimeouts): Promise<ExitInfo> {
-  if (isAlive(child.process)) child.process.kill("SIGTERM");
+/** `signal` (SIGTERM), then SIGKILL when the grace period is over. Rejects only if even SIGKILL does not end it in time. */
+export async function stopChild(child: Child, what: string, timeouts: StopTimeouts, signal: NodeJS.Signals = "SIGTERM"): Promise<ExitInfo> {
+  if (isAlive(child.process)) child.process.kill(signal);
   try {
-    return await withTimeout(child.exited, timeouts.termGraceMs, `${what} to exit after SIGTERM`);
+    return await withTimeout(child.exited, timeouts.termGraceMs, `${what} to exit after ${signal}`);
   } catch {
     return killChild(child, what, timeouts.killWaitMs);
   }

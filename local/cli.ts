@@ -1,6 +1,7 @@
 // Flags of `npm start -- ...`. Pure: the caller passes the directories relative paths resolve against.
 import { resolve } from "node:path";
-import { DEFAULT_DATABASES, DEFAULT_PORT, DEFAULT_REPLICAS, MIN_REPLICAS, PORT_OFFSETS, type LocalOptions } from "./plan.js";
+import { MIN_REPLICAS } from "../topology/build.js";
+import { DEFAULT_DATABASES, DEFAULT_PORT, DEFAULT_REPLICAS, PORT_OFFSETS, type LocalOptions } from "./plan.js";
 
 export type LocalCommand = { readonly help: true } | ({ readonly help: false } & LocalOptions);
 
@@ -16,36 +17,42 @@ export class CliError extends Error {
   override readonly name = "CliError";
 }
 
-const { relayUdp, replicaBase, replicaStride, replicaHttp, replicaRpc, replicaUdp } = PORT_OFFSETS;
+const { stats, relayUdp, relayHttp, relayStride, replicaBase, replicaStride, replicaHttp, replicaRpc, replicaUdp } = PORT_OFFSETS;
+const P = DEFAULT_PORT;
 
-export const USAGE = `Usage: npm start -- [--port P] [--replicas N] [--run-dir DIR] [--db NAME]...
+export const USAGE = `Usage: npm start -- [--port P] [--replicas N] [--run-dir DIR] [--db NAME]... [--watch]
 
-Runs the local layout on 127.0.0.1: N real influxd (Debian's influxdb) and the relay in front
-of them, writing every point to every replica. Ctrl-C stops everything (from another terminal:
-kill $(cat DIR/local.lock)); the data stays in the run dir for the next start.
+Runs the HA layout on 127.0.0.1: HAProxy in front, two relays (ours) that write every point to
+every replica, and N real influxd (Debian's influxdb). Ctrl-C stops everything (from another
+terminal: kill $(cat DIR/local.lock)); the data stays in the run dir for the next start.
 
 Flags:
-  --port P        client port P (default ${DEFAULT_PORT}); the other ports follow from it
+  --port P        client port P (default ${P}); the other ports follow from it
   --replicas N    number of influxd replicas, at least ${MIN_REPLICAS} (default ${DEFAULT_REPLICAS})
   --run-dir DIR   where every process keeps its config, data and log (default: .run in the project)
   --db NAME       database created on every replica; repeatable (default ${DEFAULT_DATABASES.join(", ")}).
                   The first one receives the UDP writes.
+  --watch         restart the relays, one at a time, when a file under relay/ changes
   --help          print this help and exit
 
 Ports (all on 127.0.0.1):
-  P             relay HTTP: clients write here (POST /write?db=NAME)
-  P+${relayUdp}           relay UDP (${DEFAULT_PORT + relayUdp} by default)
-  P+${replicaBase + replicaHttp}+${replicaStride}*i    influxd replica i (0-based): HTTP (query it here)
-  P+${replicaBase + replicaRpc}+${replicaStride}*i    influxd replica i: RPC (backup/restore)
-  P+${replicaBase + replicaUdp}+${replicaStride}*i    influxd replica i: UDP
-  With the defaults: relay ${DEFAULT_PORT} and ${DEFAULT_PORT + relayUdp}/udp; influxd-0 ${port(0, replicaHttp)}, ${port(0, replicaRpc)}, ${port(0, replicaUdp)}/udp; influxd-1 ${port(1, replicaHttp)}, ${port(1, replicaRpc)}, ${port(1, replicaUdp)}/udp.
+  P               HAProxy: write (POST /write) and query (/query) here
+  P+${stats}             HAProxy stats page and Prometheus /metrics (user admin, password in DIR/haproxy/stats-password)
+  P+${relayUdp}+${relayStride}*j        relay j (0-based): UDP (HAProxy does not carry UDP; send to either relay)
+  P+${relayHttp}+${relayStride}*j       relay j: HTTP
+  P+${replicaBase + replicaHttp}+${replicaStride}*i      influxd replica i (0-based): HTTP
+  P+${replicaBase + replicaRpc}+${replicaStride}*i      influxd replica i: RPC (backup/restore)
+  P+${replicaBase + replicaUdp}+${replicaStride}*i      influxd replica i: UDP
+  With the defaults: HAProxy ${P} and stats ${P + stats}; relays ${P + relayHttp} and ${P + relayHttp + relayStride}, UDP ${P + relayUdp} and ${P + relayUdp + relayStride}; influxd-0 ${P + replicaBase + replicaHttp}, ${P + replicaBase + replicaRpc}, ${P + replicaBase + replicaUdp}/udp; influxd-1 ${P + replicaBase + replicaStride + replicaHttp}, ${P + replicaBase + replicaStride + replicaRpc}, ${P + replicaBase + replicaStride + replicaUdp}/udp.
 
-Run dir: influxd-<i>/ (influxd.conf, meta, data, wal, influxd.log), relay/ (relay.toml, relay.log), local.lock.`;
+Run dir: influxd-<i>/ (influxd.conf, meta, data, wal, influxd.log), relay-<j>/ (relay.toml, spool, relay.log),
+haproxy/ (haproxy.cfg, stats-password, haproxy.log), local.lock.`;
 
 export function parseLocalArgs(argv: readonly string[], context: CliContext): LocalCommand {
   let port: number | undefined;
   let replicas: number | undefined;
   let runDir: string | undefined;
+  let watch = false;
   const databases: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -61,14 +68,18 @@ export function parseLocalArgs(argv: readonly string[], context: CliContext): Lo
     else if (name === "replicas") replicas = once(replicas, "--replicas", wholeNumber("--replicas", value()));
     else if (name === "run-dir") runDir = once(runDir, "--run-dir", value());
     else if (name === "db") databases.push(value());
-    else throw new CliError(match ? `unknown flag "--${name}"` : `unexpected argument "${arg}"`);
+    else if (name === "watch") {
+      if (match?.[2] !== undefined) throw new CliError("--watch takes no value");
+      watch = true;
+    } else throw new CliError(match ? `unknown flag "--${name}"` : `unexpected argument "${arg}"`);
   }
   return {
     help: false,
     port: port ?? DEFAULT_PORT,
     replicas: replicas ?? DEFAULT_REPLICAS,
     runDir: runDir === undefined ? context.defaultRunDir : resolve(context.cwd, runDir),
-    databases: databases.length > 0 ? databases : DEFAULT_DATABASES,
+    databases: databases.length > 0 ? [...new Set(databases)] : DEFAULT_DATABASES,
+    watch,
   };
 }
 
@@ -80,8 +91,4 @@ function wholeNumber(flag: string, text: string): number {
 function once<T>(previous: T | undefined, flag: string, value: T): T {
   if (previous !== undefined) throw new CliError(`${flag} given twice`);
   return value;
-}
-
-function port(replica: number, offset: number): number {
-  return DEFAULT_PORT + replicaBase + replicaStride * replica + offset;
 }

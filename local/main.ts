@@ -1,18 +1,21 @@
-// `npm start`: the local layout on 127.0.0.1, N real influxd and our relay in front of them (see plan.ts
-// for the ports). Refuses to start when a tool is missing, a port is taken or the run dir is in use.
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+// `npm start`: the HA layout on 127.0.0.1: HAProxy, two relays and N real influxd (see plan.ts for the
+// ports). Refuses to start when a tool is missing, a port is taken or the run dir is in use.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CliError, USAGE, parseLocalArgs } from "./cli.js";
 import { LocalLayout, type LayoutLog } from "./layout.js";
 import { exitWhenDone } from "../relay/exit.js";
 import { LockedError, acquireLock } from "../relay/pid-lock.js";
-import { PlanError, planLocalLayout, type LocalPlan } from "./plan.js";
+import { PlanError, planLocalLayout, statsPasswordPath, type LocalPlan } from "./plan.js";
 import { busyPorts } from "./port-check.js";
 import { describeLayout } from "./summary.js";
-import { INFLUXD, ensureTools } from "./tools.js";
+import { HAPROXY, INFLUXD, ensureTools } from "./tools.js";
+import { watchSources } from "./watch.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const RELAY_SOURCES = join(ROOT, "relay");
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** Not started, for a reason the message explains fully (no stack trace). */
@@ -29,9 +32,11 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const plan = planLocalLayout(command);
+  const passwordPath = statsPasswordPath(command.runDir);
+  const savedPassword = readSavedPassword(passwordPath);
+  const plan = planLocalLayout(command, savedPassword ?? randomBytes(18).toString("base64url"));
   try {
-    ensureTools([INFLUXD], log.info);
+    ensureTools([INFLUXD, HAPROXY], log.info);
   } catch (err) {
     throw new Refused((err as Error).message);
   }
@@ -39,9 +44,23 @@ async function main(argv: readonly string[]): Promise<number> {
   const lock = acquireLock(plan.lockPath, `the local layout in ${plan.runDir}`);
   try {
     await refuseBusyPorts(plan);
+    if (savedPassword === undefined) {
+      mkdirSync(dirname(passwordPath), { recursive: true });
+      writeFileSync(passwordPath, `${plan.topology.stats.password}\n`, { mode: 0o600 });
+    }
     return await run(plan);
   } finally {
     lock.release();
+  }
+}
+
+/** The stats password of an earlier start, so bookmarks and scrapers keep working. */
+function readSavedPassword(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
   }
 }
 
@@ -76,7 +95,9 @@ async function run(plan: LocalPlan): Promise<number> {
     const first = await Promise.race([started.then(() => undefined), stopSignal]);
     if (first === undefined) {
       console.log(describeLayout(plan));
+      const watcher = plan.watch ? watchRelaySources(layout) : undefined;
       await stopSignal;
+      watcher?.close();
     }
     log.info(`${received}: stopping`);
   } catch (err) {
@@ -88,6 +109,14 @@ async function run(plan: LocalPlan): Promise<number> {
   await started.catch(() => undefined); // interrupted by the signal: expected
   log.info("stopped");
   return 0;
+}
+
+function watchRelaySources(layout: LocalLayout): { close(): void } {
+  log.info(`watching ${RELAY_SOURCES}: a change restarts the relays one at a time`);
+  return watchSources(RELAY_SOURCES, (files) => {
+    log.info(`changed: ${files.join(", ")}`);
+    void layout.restartRelays().catch((err: unknown) => log.warn(String(err)));
+  });
 }
 
 exitWhenDone(main(process.argv.slice(2)), (err) => {

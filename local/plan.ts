@@ -1,35 +1,42 @@
-// The local layout as data: every port, directory and file of `npm start`, and the relay's config
-// text. Pure: nothing here touches the file system, the network or the environment.
+// The local layout as data: the topology of `npm start` on 127.0.0.1, plus where each process keeps
+// its config, data and log, and the rendered relay.toml and haproxy.cfg. Pure: nothing here touches
+// the file system, the network or the environment.
 //
 // Port plan, all on 127.0.0.1, from the client port P (8086 by default):
-//   P             relay HTTP write endpoint: the port clients use (HAProxy will take it later)
-//   P+3           relay UDP listener (8089 by default, InfluxDB's usual UDP port)
+//   P             HAProxy: the port clients use (writes go to the relays, queries to one replica)
+//   P+4           HAProxy stats page and Prometheus /metrics (8090 by default)
+//   P+3+10*j      relay j (0-based): UDP (8089, InfluxDB's usual UDP port, and 8099 by default)
+//   P+50+10*j     relay j: HTTP
 //   P+100+10*i    influxd replica i (0-based): HTTP
 //   P+101+10*i    influxd replica i: RPC (influxd's bind-address, backup/restore)
 //   P+102+10*i    influxd replica i: UDP
-// So with the defaults: relay 8086 and 8089/udp, influxd-0 8186, 8187, 8188/udp, influxd-1 8196, 8197, 8198/udp.
 // P+2 (8088, influxd's default RPC port) is left alone on purpose.
 import { isAbsolute, join } from "node:path";
+import { renderHaproxyConfig } from "../haproxy/render.js";
+import { renderRelayConfig } from "../relay/render-config.js";
+import { MIN_REPLICAS, TopologyError, buildTopology } from "../topology/build.js";
+import type { Topology } from "../topology/model.js";
 
 export const HOST = "127.0.0.1";
 export const DEFAULT_PORT = 8086;
 export const DEFAULT_REPLICAS = 2;
 export const DEFAULT_DATABASES: readonly string[] = ["telegraf"];
-export const MIN_REPLICAS = 2;
+/** Two relays: HAProxy sends writes to the other while one is down or restarting (--watch). */
+export const LOCAL_RELAYS = 2;
 export const MAX_PORT = 65_535;
 
 /** Offsets from the client port P; see the port plan above. */
 export const PORT_OFFSETS = {
+  stats: 4,
   relayUdp: 3,
+  relayHttp: 50,
+  relayStride: 10,
   replicaBase: 100,
   replicaStride: 10,
   replicaHttp: 0,
   replicaRpc: 1,
   replicaUdp: 2,
 } as const;
-
-/** The relay's timeout for each write to a replica. */
-export const OUTPUT_TIMEOUT = "10s";
 
 export interface LocalOptions {
   /** Client port P. */
@@ -39,11 +46,12 @@ export interface LocalOptions {
   readonly runDir: string;
   /** Created on every replica; the first one is also the UDP database. */
   readonly databases: readonly string[];
+  /** Restart the relays when their sources change. */
+  readonly watch: boolean;
 }
 
 export interface ReplicaPlan {
-  readonly index: number;
-  /** influxd-<index>, also its directory name and its output name in the relay config. */
+  /** influxd-<i>: also its directory name and its name in relay.toml and haproxy.cfg. */
   readonly name: string;
   readonly dir: string;
   readonly httpPort: number;
@@ -51,11 +59,12 @@ export interface ReplicaPlan {
   readonly udpPort: number;
   /** http://127.0.0.1:<httpPort> */
   readonly url: string;
-  readonly writeUrl: string;
   readonly logPath: string;
 }
 
 export interface RelayPlan {
+  /** relay-<j> */
+  readonly name: string;
   readonly dir: string;
   readonly httpPort: number;
   readonly udpPort: number;
@@ -63,8 +72,16 @@ export interface RelayPlan {
   readonly url: string;
   readonly configPath: string;
   readonly logPath: string;
-  /** Contents of relay.toml (influxdb-relay's format). */
   readonly toml: string;
+}
+
+export interface HaproxyPlan {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly logPath: string;
+  readonly cfg: string;
+  /** http://127.0.0.1:P+4/ */
+  readonly statsUrl: string;
 }
 
 export interface LocalPlan {
@@ -72,13 +89,13 @@ export interface LocalPlan {
   readonly runDir: string;
   /** Holds the pid of the `npm start` that owns the run dir. */
   readonly lockPath: string;
-  /** Where clients write: http://127.0.0.1:P */
+  /** Where clients write and query: http://127.0.0.1:P, HAProxy. */
   readonly clientUrl: string;
-  readonly databases: readonly string[];
-  /** Database the influxd UDP listeners write into: the first of `databases`. */
-  readonly udpDatabase: string;
-  readonly relay: RelayPlan;
+  readonly watch: boolean;
+  readonly topology: Topology;
   readonly replicas: readonly ReplicaPlan[];
+  readonly relays: readonly RelayPlan[];
+  readonly haproxy: HaproxyPlan;
   /** Every TCP port the layout binds, ascending. */
   readonly tcpPorts: readonly number[];
   /** Every UDP port the layout binds, ascending. */
@@ -90,7 +107,12 @@ export class PlanError extends Error {
   override readonly name = "PlanError";
 }
 
-export function planLocalLayout(options: LocalOptions): LocalPlan {
+/** Where the stats password lives: made up on the first start, then kept (main.ts). */
+export function statsPasswordPath(runDir: string): string {
+  return join(runDir, "haproxy", "stats-password");
+}
+
+export function planLocalLayout(options: LocalOptions, statsPassword: string): LocalPlan {
   const { port, replicas: count, runDir } = options;
   if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) {
     throw new PlanError(`--port must be a whole number from 1 to ${MAX_PORT}, not ${port}`);
@@ -99,11 +121,7 @@ export function planLocalLayout(options: LocalOptions): LocalPlan {
     throw new PlanError(`--replicas must be a whole number of at least ${MIN_REPLICAS} (high availability needs two copies), not ${count}`);
   }
   if (!isAbsolute(runDir)) throw new PlanError(`the run dir must be an absolute path, not "${runDir}"`);
-  const databases = [...new Set(options.databases)];
-  const udpDatabase = databases[0];
-  if (udpDatabase === undefined) throw new PlanError("at least one --db is needed");
-  if (databases.some((db) => db === "")) throw new PlanError("--db needs a database name");
-
+  if (options.databases.length === 0) throw new PlanError("at least one --db is needed");
   const highest = replicaPort(port, count - 1, PORT_OFFSETS.replicaUdp);
   if (highest > MAX_PORT) {
     throw new PlanError(
@@ -111,34 +129,69 @@ export function planLocalLayout(options: LocalOptions): LocalPlan {
     );
   }
 
-  const replicas = Array.from({ length: count }, (_, index): ReplicaPlan => {
-    const name = `influxd-${index}`;
-    const dir = join(runDir, name);
-    const httpPort = replicaPort(port, index, PORT_OFFSETS.replicaHttp);
-    const url = `http://${HOST}:${httpPort}`;
+  const onThisMachine = { address: HOST, bindAddress: HOST };
+  let topology: Topology;
+  try {
+    topology = buildTopology({
+      databases: options.databases,
+      udpDatabase: options.databases[0],
+      replicas: Array.from({ length: count }, (_, i) => ({
+        name: `influxd-${i}`,
+        ...onThisMachine,
+        httpPort: replicaPort(port, i, PORT_OFFSETS.replicaHttp),
+        rpcPort: replicaPort(port, i, PORT_OFFSETS.replicaRpc),
+        udpPort: replicaPort(port, i, PORT_OFFSETS.replicaUdp),
+      })),
+      relays: Array.from({ length: LOCAL_RELAYS }, (_, j) => ({
+        name: `relay-${j}`,
+        ...onThisMachine,
+        httpPort: port + PORT_OFFSETS.relayHttp + PORT_OFFSETS.relayStride * j,
+        udpPort: port + PORT_OFFSETS.relayUdp + PORT_OFFSETS.relayStride * j,
+        spoolDir: join(runDir, `relay-${j}`, "spool"),
+      })),
+      loadBalancers: [{ name: "haproxy", ...onThisMachine, port, statsPort: port + PORT_OFFSETS.stats }],
+      stats: { password: statsPassword },
+    });
+  } catch (err) {
+    // The flags were checked above, so what is left comes from the values themselves (e.g. a --db name).
+    if (err instanceof TopologyError) throw new PlanError(err.problems.join("; "));
+    throw err;
+  }
+
+  const url = (p: number): string => `http://${HOST}:${p}`;
+  const replicas = topology.replicas.map((r): ReplicaPlan => {
+    const dir = join(runDir, r.name);
     return {
-      index,
-      name,
+      name: r.name,
       dir,
-      httpPort,
-      rpcPort: replicaPort(port, index, PORT_OFFSETS.replicaRpc),
-      udpPort: replicaPort(port, index, PORT_OFFSETS.replicaUdp),
-      url,
-      writeUrl: `${url}/write`,
+      httpPort: r.httpPort,
+      rpcPort: r.rpcPort,
+      udpPort: r.udpPort!,
+      url: url(r.httpPort),
       logPath: join(dir, "influxd.log"),
     };
   });
-
-  const relayDir = join(runDir, "relay");
-  const relayUdpPort = port + PORT_OFFSETS.relayUdp;
-  const relay: RelayPlan = {
-    dir: relayDir,
-    httpPort: port,
-    udpPort: relayUdpPort,
-    url: `http://${HOST}:${port}`,
-    configPath: join(relayDir, "relay.toml"),
-    logPath: join(relayDir, "relay.log"),
-    toml: renderRelayToml(port, relayUdpPort, join(relayDir, "spool"), replicas),
+  const relays = topology.relays.map((r): RelayPlan => {
+    const dir = join(runDir, r.name);
+    return {
+      name: r.name,
+      dir,
+      httpPort: r.httpPort,
+      udpPort: r.udpPort!,
+      url: url(r.httpPort),
+      configPath: join(dir, "relay.toml"),
+      logPath: join(dir, "relay.log"),
+      toml: renderRelayConfig(topology, r),
+    };
+  });
+  const lb = topology.loadBalancers[0]!;
+  const haproxyDir = join(runDir, "haproxy");
+  const haproxy: HaproxyPlan = {
+    dir: haproxyDir,
+    configPath: join(haproxyDir, "haproxy.cfg"),
+    logPath: join(haproxyDir, "haproxy.log"),
+    cfg: renderHaproxyConfig(topology, lb),
+    statsUrl: `${url(lb.statsPort)}/`,
   };
 
   const ascending = (ports: number[]): number[] => ports.sort((a, b) => a - b);
@@ -146,38 +199,15 @@ export function planLocalLayout(options: LocalOptions): LocalPlan {
     host: HOST,
     runDir,
     lockPath: join(runDir, "local.lock"),
-    clientUrl: relay.url,
-    databases,
-    udpDatabase,
-    relay,
+    clientUrl: url(lb.port),
+    watch: options.watch,
+    topology,
     replicas,
-    tcpPorts: ascending([port, ...replicas.flatMap((r) => [r.httpPort, r.rpcPort])]),
-    udpPorts: ascending([relayUdpPort, ...replicas.map((r) => r.udpPort)]),
+    relays,
+    haproxy,
+    tcpPorts: ascending([lb.port, lb.statsPort, ...relays.map((r) => r.httpPort), ...replicas.flatMap((r) => [r.httpPort, r.rpcPort])]),
+    udpPorts: ascending([...relays.map((r) => r.udpPort), ...replicas.map((r) => r.udpPort)]),
   };
-}
-
-/** relay.toml: one [[http]] and one [[udp]] listener, each with one output per replica. */
-export function renderRelayToml(httpPort: number, udpPort: number, spoolDir: string, replicas: readonly ReplicaPlan[]): string {
-  const s = (v: string): string => JSON.stringify(v); // JSON strings are valid TOML basic strings
-  const lines = [
-    "# Written by influx-ha's local layout (npm start) on every start; edits are overwritten.",
-    "",
-    "[[http]]",
-    'name = "local-http"',
-    `bind-addr = ${s(`${HOST}:${httpPort}`)}`,
-    `spool-dir = ${s(spoolDir)}`,
-    "output = [",
-    ...replicas.map((r) => `  { name = ${s(r.name)}, location = ${s(r.writeUrl)}, timeout = ${s(OUTPUT_TIMEOUT)} },`),
-    "]",
-    "",
-    "[[udp]]",
-    'name = "local-udp"',
-    `bind-addr = ${s(`${HOST}:${udpPort}`)}`,
-    "output = [",
-    ...replicas.map((r) => `  { name = ${s(r.name)}, location = ${s(`${HOST}:${r.udpPort}`)} },`),
-    "]",
-  ];
-  return lines.join("\n") + "\n";
 }
 
 function replicaPort(port: number, index: number, offset: number): number {

@@ -32,3 +32,15 @@ export function parseGoDuration(text: string): number | undefined {
   }
   return sign * total;
 }
+
+const FORMAT_UNITS: ReadonlyArray<readonly [string, number]> = [
+  ["h", 3_600_000],
+  ["m", 60_000],
+  ["s", 1000],
+];
+
+/** Milliseconds as the largest whole unit, "24h", "90s" or "250ms": read alike by Go, the relay and HAProxy. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of FORMAT_UNITS) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${Math.round(ms)}ms`;
+}

@@ -4,91 +4,119 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../relay/config.js";
 import { CliError, parseLocalArgs } from "../local/cli.js";
 import { renderInfluxdConfig } from "../local/influxd.js";
-import { PlanError, planLocalLayout, type LocalOptions } from "../local/plan.js";
+import { PlanError, planLocalLayout, type LocalOptions, type LocalPlan } from "../local/plan.js";
 import { describeLayout } from "../local/summary.js";
 
-const BASE: LocalOptions = { port: 8086, replicas: 2, runDir: "/srv/run", databases: ["telegraf"] };
+const BASE: LocalOptions = { port: 8086, replicas: 2, runDir: "/srv/run", databases: ["telegraf"], watch: false };
+
+const PASSWORD = "stats-password-1";
+const plan = (options: Partial<LocalOptions> = {}): LocalPlan => planLocalLayout({ ...BASE, ...options }, PASSWORD);
 
 describe("planLocalLayout", () => {
   it("lays out the default ports and directories", () => {
-    const plan = planLocalLayout(BASE);
-    expect(plan.clientUrl).toBe("http://127.0.0.1:8086");
-    expect(plan.lockPath).toBe("/srv/run/local.lock");
-    expect(plan.udpDatabase).toBe("telegraf");
-    expect(plan.relay).toMatchObject({
-      dir: "/srv/run/relay",
-      httpPort: 8086,
-      udpPort: 8089,
-      configPath: "/srv/run/relay/relay.toml",
-      logPath: "/srv/run/relay/relay.log",
+    const p = plan();
+    expect(p.clientUrl).toBe("http://127.0.0.1:8086");
+    expect(p.lockPath).toBe("/srv/run/local.lock");
+    expect(p.topology.udpDatabase).toBe("telegraf");
+    expect(p.haproxy).toMatchObject({
+      dir: "/srv/run/haproxy",
+      configPath: "/srv/run/haproxy/haproxy.cfg",
+      logPath: "/srv/run/haproxy/haproxy.log",
+      statsUrl: "http://127.0.0.1:8090/",
     });
-    expect(plan.replicas).toEqual([
+    expect(p.relays.map(({ toml: _toml, ...relay }) => relay)).toEqual([
       {
-        index: 0,
+        name: "relay-0",
+        dir: "/srv/run/relay-0",
+        httpPort: 8136,
+        udpPort: 8089,
+        url: "http://127.0.0.1:8136",
+        configPath: "/srv/run/relay-0/relay.toml",
+        logPath: "/srv/run/relay-0/relay.log",
+      },
+      {
+        name: "relay-1",
+        dir: "/srv/run/relay-1",
+        httpPort: 8146,
+        udpPort: 8099,
+        url: "http://127.0.0.1:8146",
+        configPath: "/srv/run/relay-1/relay.toml",
+        logPath: "/srv/run/relay-1/relay.log",
+      },
+    ]);
+    expect(p.replicas).toEqual([
+      {
         name: "influxd-0",
         dir: "/srv/run/influxd-0",
         httpPort: 8186,
         rpcPort: 8187,
         udpPort: 8188,
         url: "http://127.0.0.1:8186",
-        writeUrl: "http://127.0.0.1:8186/write",
         logPath: "/srv/run/influxd-0/influxd.log",
       },
       {
-        index: 1,
         name: "influxd-1",
         dir: "/srv/run/influxd-1",
         httpPort: 8196,
         rpcPort: 8197,
         udpPort: 8198,
         url: "http://127.0.0.1:8196",
-        writeUrl: "http://127.0.0.1:8196/write",
         logPath: "/srv/run/influxd-1/influxd.log",
       },
     ]);
-    expect(plan.tcpPorts).toEqual([8086, 8186, 8187, 8196, 8197]);
-    expect(plan.udpPorts).toEqual([8089, 8188, 8198]);
+    expect(p.tcpPorts).toEqual([8086, 8090, 8136, 8146, 8186, 8187, 8196, 8197]);
+    expect(p.udpPorts).toEqual([8089, 8099, 8188, 8198]);
   });
 
   it("gives every process its own ports, whatever the base and the number of replicas", () => {
-    const plan = planLocalLayout({ ...BASE, port: 20000, replicas: 5 });
-    expect(new Set(plan.tcpPorts).size).toBe(plan.tcpPorts.length);
-    expect(new Set(plan.udpPorts).size).toBe(plan.udpPorts.length);
-    expect(plan.tcpPorts.at(-1)).toBe(20000 + 100 + 40 + 1);
-    expect(plan.udpPorts.at(-1)).toBe(20000 + 100 + 40 + 2);
-    expect(plan.replicas.map((r) => r.name)).toEqual(["influxd-0", "influxd-1", "influxd-2", "influxd-3", "influxd-4"]);
+    const p = plan({ port: 20000, replicas: 5 });
+    expect(new Set(p.tcpPorts).size).toBe(p.tcpPorts.length);
+    expect(new Set(p.udpPorts).size).toBe(p.udpPorts.length);
+    expect(p.tcpPorts.at(-1)).toBe(20000 + 100 + 40 + 1);
+    expect(p.udpPorts.at(-1)).toBe(20000 + 100 + 40 + 2);
+    expect(p.replicas.map((r) => r.name)).toEqual(["influxd-0", "influxd-1", "influxd-2", "influxd-3", "influxd-4"]);
   });
 
-  it("writes a relay.toml the relay loads: every replica behind both listeners", () => {
-    const plan = planLocalLayout({ ...BASE, replicas: 3 });
-    const config = parseConfig(plan.relay.toml, plan.relay.configPath);
-    expect(config.http).toHaveLength(1);
-    expect(config.http[0]!.bindAddr).toEqual({ host: "127.0.0.1", port: 8086 });
-    expect(config.http[0]!.outputs.map((o) => [o.name, o.location, o.timeoutMs])).toEqual([
+  it("writes one relay.toml per relay, which the relay loads: every replica behind both listeners, its own spool", () => {
+    const p = plan({ replicas: 3 });
+    const [first, second] = p.relays.map((relay) => parseConfig(relay.toml, relay.configPath));
+    expect(first!.http[0]!.bindAddr).toEqual({ host: "127.0.0.1", port: 8136 });
+    expect(second!.http[0]!.bindAddr).toEqual({ host: "127.0.0.1", port: 8146 });
+    expect([first!.http[0]!.spoolDir, second!.http[0]!.spoolDir]).toEqual(["/srv/run/relay-0/spool", "/srv/run/relay-1/spool"]);
+    expect(first!.http[0]!.outputs.map((o) => [o.name, o.location, o.timeoutMs])).toEqual([
       ["influxd-0", "http://127.0.0.1:8186/write", 10_000],
       ["influxd-1", "http://127.0.0.1:8196/write", 10_000],
       ["influxd-2", "http://127.0.0.1:8206/write", 10_000],
     ]);
-    expect(config.udp).toHaveLength(1);
-    expect(config.udp[0]!.bindAddr).toEqual({ host: "127.0.0.1", port: 8089 });
-    expect(config.udp[0]!.outputs.map((o) => [o.name, o.host, o.port])).toEqual([
+    expect(second!.udp[0]!.bindAddr).toEqual({ host: "127.0.0.1", port: 8099 });
+    expect(second!.udp[0]!.outputs.map((o) => [o.name, o.host, o.port])).toEqual([
       ["influxd-0", "127.0.0.1", 8188],
       ["influxd-1", "127.0.0.1", 8198],
       ["influxd-2", "127.0.0.1", 8208],
     ]);
   });
 
-  it("keeps the databases in order without duplicates; the first one takes the UDP writes", () => {
-    const plan = planLocalLayout({ ...BASE, databases: ["metrics", "logs", "metrics"] });
-    expect(plan.databases).toEqual(["metrics", "logs"]);
-    expect(plan.udpDatabase).toBe("metrics");
+  it("renders haproxy.cfg from the same topology: the client port, the stats port, both relays and every replica", () => {
+    const cfg = plan({ replicas: 3 }).haproxy.cfg;
+    expect(cfg).toContain("bind 127.0.0.1:8086\n");
+    expect(cfg).toContain("bind 127.0.0.1:8090\n");
+    expect(cfg).toContain(`insecure-password '${PASSWORD}'`);
+    for (const server of ["relay-0 127.0.0.1:8136", "relay-1 127.0.0.1:8146", "influxd-2 127.0.0.1:8206"]) {
+      expect(cfg).toContain(`server ${server} check`);
+    }
+  });
+
+  it("keeps the databases in order; the first one takes the UDP writes", () => {
+    const p = plan({ databases: ["metrics", "logs"] });
+    expect(p.topology.databases).toEqual(["metrics", "logs"]);
+    expect(p.topology.udpDatabase).toBe("metrics");
   });
 
   it("rejects what cannot be laid out, naming the flag", () => {
     const bad =
       (options: Partial<LocalOptions>): (() => unknown) =>
       () =>
-        planLocalLayout({ ...BASE, ...options });
+        plan(options);
     expect(bad({ replicas: 1 })).toThrow(PlanError);
     expect(bad({ replicas: 1 })).toThrow("--replicas must be a whole number of at least 2");
     expect(bad({ port: 0 })).toThrow("--port must be a whole number from 1 to 65535");
@@ -97,11 +125,13 @@ describe("planLocalLayout", () => {
     expect(bad({ port: 65_000, replicas: 50 })).toThrow("above 65535");
     expect(bad({ runDir: "relative/run" })).toThrow("absolute");
     expect(bad({ databases: [] })).toThrow("at least one --db");
-    expect(() => planLocalLayout({ ...BASE, port: 65_535 - 112 })).not.toThrow();
+    expect(bad({ databases: ["bad\nname"] })).toThrow("is not a usable database name");
+    expect(() => plan({ port: 65_535 - 112 })).not.toThrow();
+    expect(() => planLocalLayout(BASE, "short")).toThrow("stats.password must be at least 8");
   });
 
   it("is pure: the same options give the same plan", () => {
-    expect(planLocalLayout(BASE)).toEqual(planLocalLayout(BASE));
+    expect(plan()).toEqual(plan());
   });
 });
 
@@ -115,16 +145,20 @@ describe("parseLocalArgs", () => {
       replicas: 2,
       runDir: "/home/me/project/.run",
       databases: ["telegraf"],
+      watch: false,
     });
   });
 
   it("reads every flag, as --flag value or --flag=value; --db repeats; a relative --run-dir is taken from cwd", () => {
-    expect(parseLocalArgs(["--port", "9000", "--replicas=3", "--run-dir", "tmp/run", "--db", "a", "--db=b"], context)).toEqual({
+    expect(
+      parseLocalArgs(["--port", "9000", "--replicas=3", "--run-dir", "tmp/run", "--db", "a", "--db=b", "--db", "a", "--watch"], context),
+    ).toEqual({
       help: false,
       port: 9000,
       replicas: 3,
       runDir: "/home/me/project/tmp/run",
       databases: ["a", "b"],
+      watch: true,
     });
     expect(parseLocalArgs(["--run-dir=/abs/run"], context)).toMatchObject({ runDir: "/abs/run" });
   });
@@ -149,6 +183,7 @@ describe("parseLocalArgs", () => {
     expect(bad("-p", "1")).toThrow('unexpected argument "-p"');
     expect(bad("start")).toThrow('unexpected argument "start"');
     expect(bad("--port", "1", "--port", "2")).toThrow("--port given twice");
+    expect(bad("--watch=yes")).toThrow("--watch takes no value");
   });
 });
 
@@ -174,20 +209,23 @@ describe("renderInfluxdConfig", () => {
 });
 
 describe("describeLayout", () => {
-  it("names the endpoints, the replicas, the run dir and the logs, and ends with Ctrl-C to stop", () => {
-    const plan = planLocalLayout(BASE);
-    const text = describeLayout(plan);
+  it("names the endpoints, the stats page, the relays, the replicas and the logs, and ends with how to stop", () => {
+    const text = describeLayout(plan());
     for (const expected of [
-      "http://127.0.0.1:8086",
+      "client endpoint  http://127.0.0.1:8086",
+      "stats page       http://127.0.0.1:8090/  (user admin, password in /srv/run/haproxy/stats-password",
       "127.0.0.1:8089",
+      "127.0.0.1:8099",
+      "relay-0  http://127.0.0.1:8136",
       "influxd-0  http://127.0.0.1:8186",
       "influxd-1  http://127.0.0.1:8196",
-      "/srv/run/relay/relay.log",
-      "/srv/run/influxd-1/influxd.log",
+      "relay-1/relay.log",
+      "influxd-1/influxd.log",
       "run dir          /srv/run",
     ]) {
       expect(text).toContain(expected);
     }
-    expect(text.split("\n").at(-1)).toBe("Ctrl-C to stop.");
+    expect(text).not.toContain(PASSWORD);
+    expect(text.split("\n").at(-1)).toBe("Ctrl-C to stop (or kill $(cat /srv/run/local.lock)).");
   });
 });

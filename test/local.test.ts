@@ -1,15 +1,16 @@
-// `npm start` for real: the local layout as a child process, two Debian influxd and the relay in front,
-// on a random base port whose whole plan is free. Writes go through the relay and land on both replicas;
-// the run dir is locked, a stop leaves nothing running, and the data is still there on the next start.
+// `npm start` for real: the local layout as a child process (Debian's haproxy and two influxd, our two
+// relays) on a random base port whose whole plan is free. Writes go through HAProxy and land on both
+// replicas; the run dir is locked, a stop leaves nothing running, and the data and the stats password
+// are still there on the next start.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseJsonLossless } from "../local/json.js";
-import { planLocalLayout, type LocalPlan } from "../local/plan.js";
+import { planLocalLayout, statsPasswordPath, type LocalPlan } from "../local/plan.js";
 import { busyPorts } from "../local/port-check.js";
 import { waitFor } from "./helpers/ports.js";
 import { exitOf, type RelayProcess } from "./helpers/relay-process.js";
@@ -23,11 +24,12 @@ const POINT = { time: "1700000000000000000", host: "a", value: 1.5 };
 type Layout = RelayProcess;
 
 let runDir: string;
+let port: number;
 let plan: LocalPlan;
 const started: Layout[] = [];
 
 function spawnLayout(): Layout {
-  const args = ["--import", "tsx", "local/main.ts", "--port", String(plan.relay.httpPort), "--run-dir", runDir, "--db", DB];
+  const args = ["--import", "tsx", "local/main.ts", "--port", String(port), "--run-dir", runDir, "--db", DB];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -83,7 +85,7 @@ async function pointsOn(url: string): Promise<unknown[]> {
 async function freeBasePort(): Promise<number> {
   for (let attempt = 0; attempt < 30; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const candidate = planLocalLayout({ port, replicas: 2, runDir: "/unused", databases: [DB] });
+    const candidate = planLocalLayout({ port, replicas: 2, runDir: "/unused", databases: [DB], watch: false }, "unused-password");
     if ((await busyPorts(candidate.host, candidate.tcpPorts, candidate.udpPorts)).length === 0) return port;
   }
   throw new Error("no free base port in 30 tries");
@@ -91,7 +93,9 @@ async function freeBasePort(): Promise<number> {
 
 beforeAll(async () => {
   runDir = mkdtempSync(join(tmpdir(), "influx-ha-local-"));
-  plan = planLocalLayout({ port: await freeBasePort(), replicas: 2, runDir, databases: [DB] });
+  port = await freeBasePort();
+  // The layout makes up its stats password on the first start; the plan here is for the ports and paths.
+  plan = planLocalLayout({ port, replicas: 2, runDir, databases: [DB], watch: false }, "unused-password");
 });
 
 afterAll(async () => {
@@ -103,10 +107,17 @@ afterAll(async () => {
 }, 60_000);
 
 describe("npm start (local/main.ts)", () => {
-  it("relays writes to both replicas, refuses a second start, stops cleanly and keeps the data", async () => {
+  it("writes through haproxy to both replicas, refuses a second start, stops cleanly and keeps the data", async () => {
     const first = await startLayout();
     expect(first.output()).toContain(plan.clientUrl);
-    for (const replica of plan.replicas) expect(first.output()).toContain(replica.url);
+    expect(first.output()).toContain(plan.haproxy.statsUrl);
+    for (const node of [...plan.relays, ...plan.replicas]) expect(first.output()).toContain(node.url);
+    // The stats password is made up once, readable by its owner only, and never printed.
+    const passwordPath = statsPasswordPath(runDir);
+    const password = readFileSync(passwordPath, "utf8").trim();
+    expect(password).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(first.output()).not.toContain(password);
+    for (const file of [passwordPath, plan.haproxy.configPath]) expect(statSync(file).mode & 0o777, file).toBe(0o600);
 
     const res = await request(`${plan.clientUrl}/write?db=${DB}`, { method: "POST", body: LINE });
     expect(res.statusCode, await res.body.text()).toBe(204);
@@ -115,8 +126,8 @@ describe("npm start (local/main.ts)", () => {
       timeoutMs: 10_000,
       what: "the point on both replicas",
     });
-    for (const replica of plan.replicas) {
-      expect(await pointsOn(replica.url), replica.name).toEqual([POINT]);
+    for (const url of [plan.clientUrl, ...plan.replicas.map((r) => r.url)]) {
+      expect(await pointsOn(url), url).toEqual([POINT]);
     }
 
     // The same run dir is taken: refused before anything starts, and the first layout keeps running.
@@ -139,6 +150,7 @@ describe("npm start (local/main.ts)", () => {
     for (const replica of plan.replicas) {
       expect(await pointsOn(replica.url), replica.name).toEqual([POINT]);
     }
+    expect(readFileSync(passwordPath, "utf8").trim()).toBe(password);
     again.child.kill("SIGTERM");
     expect(await exitOf(again, 30_000), again.output()).toBe(0);
     expect(processesOfRunDir()).toEqual([]);

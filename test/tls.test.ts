@@ -1,9 +1,6 @@
 // HTTPS on both sides: ssl-combined-pem serves the relay over TLS, skip-tls-verification governs outputs.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
-import { join } from "node:path";
 import { Agent, request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../relay/config.js";
@@ -11,35 +8,7 @@ import { startRelay, type RunningRelay } from "../relay/relay.js";
 import { captureLog } from "./helpers/capture-log.js";
 import { freePort } from "./helpers/ports.js";
 import { tempDir } from "./helpers/temp.js";
-
-/** A self-signed certificate for 127.0.0.1, key and certificate in one PEM file, as ssl-combined-pem wants. */
-function selfSignedPem(): { file: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), "relay-tls-"));
-  const key = join(dir, "key.pem");
-  const cert = join(dir, "cert.pem");
-  const openssl = spawnSync("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
-  if (openssl.status !== 0) throw new Error(`openssl failed: ${openssl.stderr}`);
-  const file = join(dir, "combined.pem");
-  const certText = readFileSync(cert, "utf8");
-  writeFileSync(file, readFileSync(key, "utf8") + certText);
-  return { file, cert: certText };
-}
+import { selfSignedPem } from "./helpers/tls.js";
 
 let cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

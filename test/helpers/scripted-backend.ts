@@ -35,7 +35,7 @@ export interface ScriptedBackend {
   readonly writeUrl: string;
   /** Every request but GET /ping, in arrival order, recorded once its body was fully read. */
   readonly requests: RecordedRequest[];
-  /** GET /ping requests: answered 204 unless the reply is scripted to hang or drop. */
+  /** GET /ping requests: answered 204 (with X-Influxdb-Version: scripted) unless the reply is scripted to hang or drop. */
   readonly pings: number;
   /** Answer for the next requests, or a function choosing it per request; read when a request's body is complete. Default { status: 204 }. */
   reply: Reply | ((request: RecordedRequest) => Reply);
@@ -64,7 +64,7 @@ export async function startScriptedBackend(reply: ScriptedBackend["reply"] = { s
       if (req.method === "GET" && url.pathname.endsWith("/ping")) {
         backend.pings++;
         const running = typeof backend.reply === "function" || !(backend.reply.destroy || backend.reply.hang);
-        res.writeHead(running ? 204 : 503).end();
+        res.writeHead(running ? 204 : 503, { "X-Influxdb-Version": "scripted" }).end();
         return;
       }
       const recorded: RecordedRequest = {

@@ -1,0 +1,137 @@
+// haproxy.cfg for one load balancer of a topology (HAProxy 2.6+). Pure and deterministic: the same
+// topology always gives the same text, in the topology's order. The routing is documented in the
+// README ("The load balancer"); the comments rendered into the file say why each part is there.
+import { formatHostPort } from "../relay/config.js";
+import { formatDuration } from "../relay/duration.js";
+import type { LoadBalancerNode, Topology } from "../topology/model.js";
+
+/** Backend and userlist names; the stats page and the Prometheus metrics show them. */
+export const HAPROXY_NAMES = {
+  clientFrontend: "influxdb_client",
+  statsFrontend: "stats",
+  relays: "relays",
+  replicas: "influxdb",
+  statsUsers: "stats_users",
+} as const;
+
+/** InfluxDB answers errors as {"error": "..."}; so do the answers HAProxy makes itself. */
+const ANSWERS = {
+  writeMethod: { status: 405, allow: "POST", error: "use POST to write" },
+  queryMethod: { status: 405, allow: "GET, POST", error: "use GET or POST to query" },
+  noRelay: { status: 503, error: "no relay is up: writes would fail" },
+  notFound: { status: 404, error: "not found: this endpoint serves /write, /api/v2/write, /query, /api/v2/query and /ping" },
+} as const;
+
+export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalancerNode): string {
+  const { loadBalancer: lb, stats, tls } = topology;
+  const n = HAPROXY_NAMES;
+  const ssl = tls ? ` ssl crt ${tls.certificatePath} alpn http/1.1` : "";
+  const ms = formatDuration;
+  const section = (title: string, ...lines: string[]): string[] => [title, ...lines.map((line) => `    ${line}`), ""];
+
+  return [
+    "# Rendered by influx-ha from its topology (haproxy/render.ts); edits are overwritten.",
+    "",
+    ...section(
+      "global",
+      // stdout: the journal under systemd, the log file locally, the container log on Kubernetes.
+      "log stdout format raw local0 info",
+      `maxconn ${lb.maxConnections}`,
+      ...(tls ? ["ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets"] : []),
+    ),
+    ...section(
+      "defaults",
+      "mode http",
+      "option forwardfor",
+      `timeout connect ${ms(lb.connectTimeoutMs)}`,
+      `timeout client ${ms(lb.clientTimeoutMs)}`,
+      // Covers the request headers only; a large body is paced by timeout client.
+      `timeout http-request ${ms(Math.min(lb.clientTimeoutMs, 30_000))}`,
+      "timeout http-keep-alive 10s",
+      `timeout queue ${ms(lb.connectTimeoutMs)}`,
+      `timeout check ${ms(lb.checkIntervalMs)}`,
+      `default-server inter ${ms(lb.checkIntervalMs)} fall ${lb.checkFall} rise ${lb.checkRise}`,
+    ),
+    ...section(`userlist ${n.statsUsers}`, `user ${stats.user} insecure-password '${stats.password}'`),
+    ...section(
+      `frontend ${n.clientFrontend}`,
+      `bind ${hostPort(loadBalancer.bindAddress, loadBalancer.port)}${ssl}`,
+      `maxconn ${lb.maxConnections}`,
+      // Only client requests are logged: the stats frontend's scrapes would drown them.
+      "log global",
+      "option httplog",
+      "option dontlognull",
+      "acl write path /write /api/v2/write",
+      "acl query path /query /api/v2/query",
+      "acl ping path /ping",
+      `acl relays_up nbsrv(${n.relays}) gt 0`,
+      answer(ANSWERS.writeMethod, "write !METH_POST"),
+      answer(ANSWERS.queryMethod, "query !METH_GET !METH_POST"),
+      // /ping says whether this endpoint can take writes and answer queries: a replica answers it
+      // (with its X-Influxdb-Version) only while a relay is up too.
+      answer(ANSWERS.noRelay, "ping !relays_up"),
+      // Nothing else of influxd is exposed (/debug/pprof, /debug/vars, ...).
+      answer(ANSWERS.notFound, "!write !query !ping"),
+      `use_backend ${n.relays} if write`,
+      `default_backend ${n.replicas}`,
+    ),
+    ...section(
+      `backend ${n.relays}`,
+      "balance roundrobin",
+      "option httpchk",
+      // 200 while the relay can take writes (ok or degraded), 503 when it cannot.
+      "http-check send meth GET uri /health",
+      "http-check expect status 200",
+      // Only a connection that failed is retried: the write was never sent, so it cannot be doubled.
+      "retry-on conn-failure",
+      "retries 3",
+      "option redispatch 1",
+      `timeout server ${ms(lb.writeTimeoutMs)}`,
+      ...topology.relays.map((r) => `server ${r.name} ${hostPort(r.address, r.httpPort)} check`),
+    ),
+    ...section(
+      `backend ${n.replicas}`,
+      "option httpchk",
+      "http-check send meth GET uri /ping",
+      "http-check expect status 204",
+      // Queries stay on one replica until it goes down; the next one then keeps them, even after the
+      // first comes back (it may still be replaying what it missed). So readers never flip between
+      // replicas that lag by different amounts.
+      "stick-table type integer size 1",
+      "stick on int(0)",
+      "retry-on conn-failure",
+      "retries 2",
+      "option redispatch 1",
+      `timeout server ${ms(lb.queryTimeoutMs)}`,
+      ...topology.replicas.map((r) => `server ${r.name} ${hostPort(r.address, r.httpPort)} check`),
+    ),
+    ...section(
+      `frontend ${n.statsFrontend}`,
+      `bind ${hostPort(loadBalancer.bindAddress, loadBalancer.statsPort)}${ssl}`,
+      `http-request auth realm influx-ha unless { http_auth(${n.statsUsers}) }`,
+      "http-request use-service prometheus-exporter if { path /metrics }",
+      "stats enable",
+      "stats uri /",
+      "stats refresh 10s",
+    ),
+  ]
+    .join("\n")
+    .trimEnd()
+    .concat("\n");
+}
+
+interface Answer {
+  readonly status: number;
+  readonly error: string;
+  readonly allow?: string;
+}
+
+function answer(a: Answer, condition: string): string {
+  const allow = a.allow === undefined ? "" : ` hdr Allow "${a.allow}"`;
+  // Single quotes: HAProxy takes the JSON as is. The messages hold no single quote.
+  return `http-request return status ${a.status} content-type application/json string '${JSON.stringify({ error: a.error })}'${allow} if ${condition}`;
+}
+
+function hostPort(host: string, port: number): string {
+  return formatHostPort({ host, port });
+}

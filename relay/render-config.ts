@@ -1,0 +1,47 @@
+// relay.toml for one relay of a topology: influxdb-relay's format plus our keys, with every queue
+// setting written out, so the file says exactly how the relay behaves. Pure.
+import type { RelayNode, Topology } from "../topology/model.js";
+import { formatHostPort } from "./config.js";
+import { formatDuration } from "./duration.js";
+
+export function renderRelayConfig(topology: Topology, relay: RelayNode): string {
+  const { queue, replicas } = topology;
+  const s = (v: string): string => JSON.stringify(v); // JSON strings are valid TOML basic strings
+  const at = (host: string, port: number): string => s(formatHostPort({ host, port }));
+  const lines = [
+    `# Rendered by influx-ha from its topology for ${relay.name} (relay/render-config.ts); edits are overwritten.`,
+    "",
+    "[[http]]",
+    'name = "http"',
+    `bind-addr = ${at(relay.bindAddress, relay.httpPort)}`,
+    `spool-dir = ${s(relay.spoolDir)}`,
+    `ack = ${s(queue.ack)}`,
+    `fsync = ${s(queue.fsync)}`,
+    `fsync-interval = ${s(formatDuration(queue.fsyncIntervalMs))}`,
+    "output = [",
+    ...replicas.map((r) =>
+      [
+        `  { name = ${s(r.name)}`,
+        `location = ${s(`http://${formatHostPort({ host: r.address, port: r.httpPort })}/write`)}`,
+        `timeout = ${s(formatDuration(queue.outputTimeoutMs))}`,
+        `buffer-size-mb = ${queue.bufferSizeMb}`,
+        `max-queue-age = ${s(formatDuration(queue.maxQueueAgeMs))}`,
+        `max-batch-kb = ${queue.maxBatchKb}`,
+        `max-delay-interval = ${s(formatDuration(queue.maxDelayIntervalMs))} },`,
+      ].join(", "),
+    ),
+    "]",
+  ];
+  if (relay.udpPort !== undefined) {
+    lines.push(
+      "",
+      "[[udp]]",
+      'name = "udp"',
+      `bind-addr = ${at(relay.bindAddress, relay.udpPort)}`,
+      "output = [",
+      ...replicas.flatMap((r) => (r.udpPort === undefined ? [] : [`  { name = ${s(r.name)}, location = ${at(r.address, r.udpPort)} },`])),
+      "]",
+    );
+  }
+  return lines.join("\n") + "\n";
+}
