@@ -8,12 +8,12 @@ import { startInfluxd, type Influxd } from "./helpers/influxd.js";
 import { freePort, waitFor } from "./helpers/ports.js";
 import { startRelayProcess, writeConfig, type RelayProcess } from "./helpers/relay-process.js";
 import { tempDir } from "./helpers/temp.js";
+import { batchBody, post, writeLoad, type LoadProgress } from "./helpers/write-load.js";
 
 const DB = "faults";
 const BATCHES = 150;
 const POINTS_PER_BATCH = 40;
-/** Every loop here is bounded: attempts per batch, and wall time for the whole load. */
-const ATTEMPTS_PER_BATCH = 200;
+/** Every loop here is bounded: attempts per batch (writeLoad's), and wall time for the whole load. */
 const LOAD_DEADLINE_MS = 60_000;
 const TEST_TIMEOUT_MS = 150_000;
 
@@ -44,43 +44,16 @@ async function layout(): Promise<Layout> {
   return setup;
 }
 
-async function post(port: number, body: string, db = DB): Promise<number> {
-  try {
-    const res = await request(`http://127.0.0.1:${port}/write?db=${db}`, {
-      method: "POST",
-      body,
-      headersTimeout: 10_000,
-      bodyTimeout: 10_000,
-    });
-    await res.body.dump();
-    return res.statusCode;
-  } catch {
-    return 0; // the relay is down: not acknowledged
-  }
-}
+const writeUrl = (port: number): string => `http://127.0.0.1:${port}/write?db=${DB}`;
 
-const batchBody = (batch: number) =>
-  Array.from(
-    { length: POINTS_PER_BATCH },
-    (_, i) => `load,batch=b${batch} v=${batch * 1000 + i} ${1_700_000_000_000_000_000n + BigInt(batch * 1000 + i)}`,
-  ).join("\n");
-
-/**
- * Writes BATCHES batches one after another, each retried (as a client would) until acknowledged.
- * `during(acked)` runs after every acknowledgement, to inject faults at chosen points of the load.
- */
-async function load(port: number, during: (acked: number) => Promise<void>): Promise<number> {
-  const deadline = Date.now() + LOAD_DEADLINE_MS;
-  let acked = 0;
-  for (let batch = 0; batch < BATCHES; batch++) {
-    for (let attempt = 1; ; attempt++) {
-      if ((await post(port, batchBody(batch))) === 204) break;
-      if (attempt >= ATTEMPTS_PER_BATCH || Date.now() > deadline) throw new Error(`batch ${batch} never acknowledged`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    await during(++acked);
-  }
-  return acked;
+/** Writes BATCHES batches one after another while `faults` runs at chosen points of the load. */
+async function load(port: number, faults: (load: LoadProgress) => Promise<void>): Promise<number> {
+  const opts = { url: writeUrl(port), maxBatches: BATCHES, pointsPerBatch: POINTS_PER_BATCH, deadlineMs: LOAD_DEADLINE_MS };
+  const result = await writeLoad(opts, async (progress) => {
+    await faults(progress);
+    await progress.reached(BATCHES);
+  });
+  return result.acked;
 }
 
 async function health(port: number): Promise<{ status: string; outputs: Array<{ name: string; queue: { entries: number } }> }> {
@@ -115,9 +88,11 @@ describe("acknowledged writes survive", () => {
     "kill -9 of one influxd under load, and its restart",
     async () => {
       const { replicas, port } = await layout();
-      const acked = await load(port, async (n) => {
-        if (n === BATCHES / 3) await replicas[1]!.kill9();
-        if (n === (2 * BATCHES) / 3) await replicas[1]!.restart();
+      const acked = await load(port, async (progress) => {
+        await progress.reached(BATCHES / 3);
+        await replicas[1]!.kill9();
+        await progress.reached((2 * BATCHES) / 3);
+        await replicas[1]!.restart();
       });
       expect(acked).toBe(BATCHES);
       await waitForDrained(port);
@@ -131,14 +106,15 @@ describe("acknowledged writes survive", () => {
     async () => {
       const setup = await layout();
       const { replicas, port } = setup;
-      const acked = await load(port, async (n) => {
-        if (n === BATCHES / 5) await replicas[1]!.kill9(); // writes for it now go to the queue on disk
-        if (n === (2 * BATCHES) / 5) {
-          setup.relay.child.kill("SIGKILL");
-          await setup.relay.exited;
-          setup.relay = await startRelayProcess(setup.config, port);
-        }
-        if (n === (4 * BATCHES) / 5) await replicas[1]!.restart();
+      const acked = await load(port, async (progress) => {
+        await progress.reached(BATCHES / 5);
+        await replicas[1]!.kill9(); // writes for it now go to the queue on disk
+        await progress.reached((2 * BATCHES) / 5);
+        setup.relay.child.kill("SIGKILL");
+        await setup.relay.exited;
+        setup.relay = await startRelayProcess(setup.config, port);
+        await progress.reached((4 * BATCHES) / 5);
+        await replicas[1]!.restart();
       });
       expect(acked).toBe(BATCHES);
       await waitForDrained(port);
@@ -155,11 +131,11 @@ describe("seed 002's overwrite", () => {
       const { replicas, port } = await layout();
       await replicas[1]!.kill9();
       // A backlog, then X = 1, all queued for the replica that is down.
-      for (let batch = 0; batch < 30; batch++) expect(await post(port, batchBody(batch))).toBe(204);
-      expect(await post(port, "x v=1 1700000000000000000")).toBe(204);
+      for (let batch = 0; batch < 30; batch++) expect(await post(writeUrl(port), batchBody(batch, POINTS_PER_BATCH))).toBe(204);
+      expect(await post(writeUrl(port), "x v=1 1700000000000000000")).toBe(204);
       await replicas[1]!.restart();
       // X = 2 as soon as the replica is back, while its queue still has X = 1 in it.
-      expect(await post(port, "x v=2 1700000000000000000")).toBe(204);
+      expect(await post(writeUrl(port), "x v=2 1700000000000000000")).toBe(204);
       await waitForDrained(port);
       for (const replica of replicas) expect(await pointsOn(replica, "x")).toEqual(["1700000000000000000  2"]);
     },
@@ -175,9 +151,9 @@ describe("a poison write in the queue", () => {
       // The replica already has `cpu v` as an integer, so the float below conflicts there only.
       await request(`${replicas[1]!.writeUrl}?db=${DB}`, { method: "POST", body: "cpu v=1i 1" }).then((r) => r.body.dump());
       await replicas[1]!.kill9();
-      expect(await post(port, "mem v=1 1000")).toBe(204);
-      expect(await post(port, "cpu v=2.5 2000")).toBe(204);
-      expect(await post(port, "mem v=3 3000")).toBe(204);
+      expect(await post(writeUrl(port), "mem v=1 1000")).toBe(204);
+      expect(await post(writeUrl(port), "cpu v=2.5 2000")).toBe(204);
+      expect(await post(writeUrl(port), "mem v=3 3000")).toBe(204);
       await replicas[1]!.restart();
       await waitForDrained(port);
       expect(await pointsOn(replicas[1]!, "mem")).toEqual(["1000  1", "3000  3"]);

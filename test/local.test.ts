@@ -11,7 +11,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseJsonLossless } from "../local/json.js";
 import { planLocalLayout, statsPasswordPath, type LocalPlan } from "../local/plan.js";
-import { busyPorts } from "../local/port-check.js";
+import { freeLayoutPort } from "./helpers/layout-port.js";
 import { waitFor } from "./helpers/ports.js";
 import { exitOf, type RelayProcess } from "./helpers/relay-process.js";
 
@@ -81,19 +81,9 @@ async function pointsOn(url: string): Promise<unknown[]> {
   return series.values.map((values: unknown[]) => Object.fromEntries(series.columns.map((c: string, i: number) => [c, values[i]])));
 }
 
-/** A base port in 20000-40000 whose every planned TCP and UDP port is free right now. */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 30; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const candidate = planLocalLayout({ port, replicas: 2, runDir: "/unused", databases: [DB], watch: false }, "unused-password");
-    if ((await busyPorts(candidate.host, candidate.tcpPorts, candidate.udpPorts)).length === 0) return port;
-  }
-  throw new Error("no free base port in 30 tries");
-}
-
 beforeAll(async () => {
   runDir = mkdtempSync(join(tmpdir(), "influx-ha-local-"));
-  port = await freeBasePort();
+  port = await freeLayoutPort();
   // The layout makes up its stats password on the first start; the plan here is for the ports and paths.
   plan = planLocalLayout({ port, replicas: 2, runDir, databases: [DB], watch: false }, "unused-password");
 });

@@ -1,0 +1,164 @@
+// The whole local layout, end to end with real processes: Debian's haproxy in front, our two relays,
+// two Debian influxd. Writes and queries go through HAProxy while an influxd, then a relay, is killed
+// with SIGKILL mid-load and restarted; every acknowledged point ends up on both replicas.
+import { rmSync } from "node:fs";
+import { request } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalLayout } from "../local/layout.js";
+import { planLocalLayout, type LocalPlan } from "../local/plan.js";
+import { freeLayoutPort } from "./helpers/layout-port.js";
+import { waitFor } from "./helpers/ports.js";
+import { tempDir } from "./helpers/temp.js";
+import { writeLoad, type WriteLoadOptions } from "./helpers/write-load.js";
+
+const DB = "faults";
+const POINTS_PER_BATCH = 50;
+const WRITERS = 4;
+const TEST_TIMEOUT_MS = 150_000;
+
+let plan: LocalPlan;
+let layout: LocalLayout;
+const warnings: string[] = [];
+
+beforeAll(async () => {
+  const runDir = tempDir("influx-ha-layout-");
+  plan = planLocalLayout({ port: await freeLayoutPort(), replicas: 2, runDir, databases: [DB], watch: false }, "faults-stats-password");
+  layout = new LocalLayout(plan, { info: () => undefined, warn: (line) => warnings.push(line) });
+  await layout.start();
+}, 90_000);
+
+afterAll(async () => {
+  await layout?.stop();
+  if (plan) rmSync(plan.runDir, { recursive: true, force: true, maxRetries: 3 });
+}, 60_000);
+
+const writeUrl = (): string => `${plan.clientUrl}/write?db=${DB}`;
+
+/** Paced writers through HAProxy, so the load still runs while HAProxy notices a fault (seconds). */
+function load(measurement: string): WriteLoadOptions {
+  return {
+    url: writeUrl(),
+    measurement,
+    maxBatches: 5_000,
+    pointsPerBatch: POINTS_PER_BATCH,
+    concurrency: WRITERS,
+    pauseMs: 20,
+    deadlineMs: 90_000,
+  };
+}
+
+/** SELECT count(v) of a measurement, through HAProxy or on one replica. */
+async function count(baseUrl: string, measurement: string): Promise<number> {
+  const params = new URLSearchParams({ db: DB, q: `SELECT count(v) FROM "${measurement}"` });
+  const res = await request(`${baseUrl}/query?${params}`);
+  const json = (await res.body.json()) as { results: Array<{ series?: Array<{ values: number[][] }> }> };
+  expect(res.statusCode).toBe(200);
+  return json.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
+}
+
+async function stateOf(server: string): Promise<string | undefined> {
+  return (await layout.serverStates()).find((s) => s.server === server)?.status;
+}
+
+async function waitForState(server: string, status: string): Promise<void> {
+  // Checks every 2 s; 3 failures mark a server down, 2 successes up again.
+  let last: string | undefined;
+  await waitFor(async () => (last = await stateOf(server)) === status, {
+    timeoutMs: 20_000,
+    intervalMs: 200,
+    what: `haproxy to see ${server} ${status}`,
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}; it says ${last}`);
+  });
+}
+
+/** The replica HAProxy sends queries to: the one whose influxd counts the next query. */
+async function queryServingReplica(): Promise<string> {
+  const queryRequests = async (url: string): Promise<number> => {
+    try {
+      const res = await request(`${url}/debug/vars`);
+      const vars = (await res.body.json()) as Record<string, { name?: string; values?: { queryReq?: number } }>;
+      return Object.values(vars).find((v) => v?.name === "httpd")?.values?.queryReq ?? 0;
+    } catch {
+      return -1; // down: it serves nothing
+    }
+  };
+  const before = await Promise.all(plan.replicas.map((r) => queryRequests(r.url)));
+  await count(plan.clientUrl, "none");
+  const after = await Promise.all(plan.replicas.map((r) => queryRequests(r.url)));
+  const serving = plan.replicas.filter((_, i) => after[i]! > before[i]!);
+  expect(serving).toHaveLength(1);
+  return serving[0]!.name;
+}
+
+/** Bounded wait until both replicas hold `expected` points of the measurement. */
+async function waitForBothReplicas(measurement: string, expected: number): Promise<void> {
+  await waitFor(async () => (await Promise.all(plan.replicas.map((r) => count(r.url, measurement)))).every((n) => n === expected), {
+    timeoutMs: 30_000,
+    intervalMs: 200,
+    what: `${expected} points of ${measurement} on both replicas`,
+  });
+}
+
+describe("the local HA layout, through haproxy", () => {
+  it("takes a write and answers a query for it", async () => {
+    const res = await request(writeUrl(), { method: "POST", body: "cpu,host=a v=1 1700000000000000000" });
+    expect(res.statusCode, await res.body.text()).toBe(204);
+    await waitForBothReplicas("cpu", 1);
+    expect(await count(plan.clientUrl, "cpu")).toBe(1);
+    expect((await layout.serverStates()).map((s) => `${s.server} ${s.status}`)).toEqual([
+      "relay-0 UP",
+      "relay-1 UP",
+      "influxd-0 UP",
+      "influxd-1 UP",
+    ]);
+  });
+
+  it(
+    "keeps taking every write and answering queries while the replica serving queries is killed -9, and heals after its restart",
+    async () => {
+      const victim = await queryServingReplica();
+      const other = plan.replicas.find((r) => r.name !== victim)!;
+      const influxd = layout.influxd(victim);
+      const result = await writeLoad(load("kill_influxd"), async (progress) => {
+        await progress.reached(20);
+        await influxd.kill9();
+        await progress.reached(progress.acked + 10);
+        // Queries go to the other replica, which has every acknowledged point.
+        expect(await queryServingReplica()).toBe(other.name);
+        expect(await count(plan.clientUrl, "kill_influxd")).toBeGreaterThanOrEqual(progress.acked * POINTS_PER_BATCH);
+        await waitForState(victim, "DOWN");
+        await progress.reached(progress.acked + 10);
+        await influxd.restart();
+        await progress.reached(progress.acked + 20);
+      });
+      // The relays queue what the dead replica misses and answer 204 once the other has it: no client saw an error.
+      expect(result.failedAttempts).toBe(0);
+      await waitForBothReplicas("kill_influxd", result.acked * POINTS_PER_BATCH);
+      await waitForState(victim, "UP");
+      // Queries stay where they went, rather than flip back to the replica that was away.
+      expect(await queryServingReplica()).toBe(other.name);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "keeps taking writes through the other relay while one is killed -9, and uses it again after its restart",
+    async () => {
+      const result = await writeLoad(load("kill_relay"), async (progress) => {
+        await progress.reached(20);
+        process.kill(layout.relayPid("relay-0")!, "SIGKILL");
+        await waitForState("relay-0", "DOWN");
+        await progress.reached(progress.acked + 10);
+        await layout.restartRelays(["relay-0"]);
+        await waitForState("relay-0", "UP");
+        await progress.reached(progress.acked + 20);
+      });
+      // Only writes in flight on the killed relay can fail; HAProxy retries the ones that find it gone.
+      expect(result.failedAttempts).toBeLessThanOrEqual(WRITERS);
+      expect(warnings.some((w) => w.startsWith("relay-0 exited unexpectedly (signal SIGKILL)"))).toBe(true);
+      await waitForBothReplicas("kill_relay", result.acked * POINTS_PER_BATCH);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
