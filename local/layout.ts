@@ -112,6 +112,7 @@ export class LocalLayout {
         this.log.info(`restarting ${name}`);
         try {
           await this.startRelay(relay);
+          this.log.info(`${name} is up again`);
         } catch (err) {
           this.log.warn(`${name} did not start again: ${(err as Error).message}`);
         }

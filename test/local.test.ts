@@ -3,7 +3,8 @@
 // replicas; the run dir is locked, a stop leaves nothing running, and the data and the stats password
 // are still there on the next start.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +15,7 @@ import { planLocalLayout, statsPasswordPath, type LocalPlan } from "../local/pla
 import { freeLayoutPort } from "./helpers/layout-port.js";
 import { waitFor } from "./helpers/ports.js";
 import { exitOf, type RelayProcess } from "./helpers/relay-process.js";
+import { writeLoad } from "./helpers/write-load.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DB = "testdb";
@@ -28,8 +30,8 @@ let port: number;
 let plan: LocalPlan;
 const started: Layout[] = [];
 
-function spawnLayout(): Layout {
-  const args = ["--import", "tsx", "local/main.ts", "--port", String(port), "--run-dir", runDir, "--db", DB];
+function spawnLayout(...flags: string[]): Layout {
+  const args = ["--import", "tsx", "local/main.ts", "--port", String(port), "--run-dir", runDir, "--db", DB, ...flags];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -41,8 +43,8 @@ function spawnLayout(): Layout {
 }
 
 /** Starts the layout and waits (bounded) for the "Ctrl-C to stop" line. */
-async function startLayout(): Promise<Layout> {
-  const layout = spawnLayout();
+async function startLayout(...flags: string[]): Promise<Layout> {
+  const layout = spawnLayout(...flags);
   let exitCode: number | string | undefined;
   void layout.exited.then((code) => (exitCode = code));
   await waitFor(
@@ -57,13 +59,13 @@ async function startLayout(): Promise<Layout> {
   return layout;
 }
 
-/** Pids of every process whose command line mentions the run dir: the layout, its influxd and its relay. */
-function processesOfRunDir(): number[] {
+/** Pids of every process whose command line mentions the run dir (or `part` of it): the layout and its children. */
+function processesOfRunDir(part = runDir): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(runDir)) pids.push(Number(entry));
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(part)) pids.push(Number(entry));
     } catch {
       // gone meanwhile
     }
@@ -71,8 +73,8 @@ function processesOfRunDir(): number[] {
   return pids;
 }
 
-async function pointsOn(url: string): Promise<unknown[]> {
-  const params = new URLSearchParams({ db: DB, q: "SELECT * FROM cpu", epoch: "ns" });
+async function pointsOn(url: string, measurement = "cpu"): Promise<unknown[]> {
+  const params = new URLSearchParams({ db: DB, q: `SELECT * FROM "${measurement}"`, epoch: "ns" });
   const res = await request(`${url}/query?${params}`);
   const json = parseJsonLossless(await res.body.text()) as any;
   expect(res.statusCode).toBe(200);
@@ -144,5 +146,55 @@ describe("npm start (local/main.ts)", () => {
     again.child.kill("SIGTERM");
     expect(await exitOf(again, 30_000), again.output()).toBe(0);
     expect(processesOfRunDir()).toEqual([]);
+  });
+
+  it("with --watch, restarts the relays one at a time when a relay source changes, and writes keep landing", async () => {
+    const layout = await startLayout("--watch");
+    expect(layout.output()).toContain("watching");
+    const relayPids = (): number[] => plan.relays.flatMap((r) => processesOfRunDir(r.configPath));
+    const before = relayPids();
+    expect(before).toHaveLength(2);
+
+    const result = await writeLoad(
+      { url: `${plan.clientUrl}/write?db=${DB}`, maxBatches: 2_000, pointsPerBatch: 10, concurrency: 2, pauseMs: 20, measurement: "watch" },
+      async (progress) => {
+        await progress.reached(10);
+        // A new mtime is a change to the watcher; the file's content stays as it is.
+        const now = new Date();
+        utimesSync(join(ROOT, "relay", "version.ts"), now, now);
+        await waitFor(async () => layout.output().includes("relay-1 is up again"), {
+          timeoutMs: 60_000,
+          intervalMs: 100,
+          what: "both relays restarted",
+        });
+        await progress.reached(progress.acked + 10);
+      },
+    );
+    expect(layout.output()).toContain("changed: version.ts");
+    expect(layout.output().indexOf("restarting relay-0")).toBeLessThan(layout.output().indexOf("restarting relay-1"));
+    const after = relayPids();
+    expect(after).toHaveLength(2);
+    expect(after.filter((pid) => before.includes(pid))).toEqual([]);
+    // HAProxy moves writes to the relay that is up; only a write caught mid-restart may need a retry.
+    expect(result.failedAttempts).toBeLessThanOrEqual(2);
+    const points = await pointsOn(plan.clientUrl, "watch");
+    expect(points).toHaveLength(result.acked * 10);
+
+    layout.child.kill("SIGTERM");
+    expect(await exitOf(layout, 30_000), layout.output()).toBe(0);
+    expect(processesOfRunDir()).toEqual([]);
+  });
+
+  it("refuses to start, before anything runs, when a port of the plan is taken", async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen({ host: "127.0.0.1", port: plan.tcpPorts[1] }, resolve));
+    try {
+      const layout = spawnLayout();
+      expect(await exitOf(layout, 20_000)).toBe(1);
+      expect(layout.output()).toContain(`not started: ports the layout needs are taken:\n  127.0.0.1:${plan.tcpPorts[1]}/tcp is in use`);
+      expect(processesOfRunDir()).toEqual([]);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
   });
 });
