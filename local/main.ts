@@ -8,7 +8,7 @@ import { CliError, USAGE, parseLocalArgs } from "./cli.js";
 import { LocalLayout, type LayoutLog } from "./layout.js";
 import { exitWhenDone } from "../relay/exit.js";
 import { LockedError, acquireLock } from "../relay/pid-lock.js";
-import { PlanError, planLocalLayout, statsPasswordPath, type LocalPlan } from "./plan.js";
+import { PlanError, planLocalLayout, statsPasswordPath, type LocalOptions, type LocalPlan } from "./plan.js";
 import { busyPorts } from "./port-check.js";
 import { describeLayout } from "./summary.js";
 import { HAPROXY, INFLUXD, ensureTools } from "./tools.js";
@@ -34,7 +34,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const passwordPath = statsPasswordPath(command.runDir);
   const savedPassword = readSavedPassword(passwordPath);
-  const plan = planLocalLayout(command, savedPassword ?? randomBytes(18).toString("base64url"));
+  const plan = planWithPassword(command, savedPassword, passwordPath);
   try {
     ensureTools([INFLUXD, HAPROXY], log.info);
   } catch (err) {
@@ -51,6 +51,17 @@ async function main(argv: readonly string[]): Promise<number> {
     return await run(plan);
   } finally {
     lock.release();
+  }
+}
+
+function planWithPassword(options: LocalOptions, saved: string | undefined, passwordPath: string): LocalPlan {
+  try {
+    return planLocalLayout(options, saved ?? randomBytes(18).toString("base64url"));
+  } catch (err) {
+    if (saved !== undefined && err instanceof PlanError && err.message.includes("stats.password")) {
+      throw new Refused(`${passwordPath} holds an unusable stats password (${err.message}); delete the file to get a new one`);
+    }
+    throw err;
   }
 }
 

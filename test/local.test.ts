@@ -3,7 +3,7 @@
 // replicas; the run dir is locked, a stop leaves nothing running, and the data and the stats password
 // are still there on the next start.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -195,6 +195,23 @@ describe("npm start (local/main.ts)", () => {
       expect(processesOfRunDir()).toEqual([]);
     } finally {
       await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
+  it("refuses a run dir whose saved stats password is unusable, and says how to get a new one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "influx-ha-password-"));
+    try {
+      mkdirSync(join(dir, "haproxy"));
+      writeFileSync(statsPasswordPath(dir), "has a space\n");
+      const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts", "--port", String(port), "--run-dir", dir], { cwd: ROOT });
+      let output = "";
+      child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise((resolve) => child.on("exit", resolve));
+      expect(code).toBe(1);
+      expect(output).toContain(`${statsPasswordPath(dir)} holds an unusable stats password`);
+      expect(output).toContain("delete the file to get a new one");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
