@@ -11,20 +11,7 @@ import { checkHaproxyConfig, startHaproxy, type RunningHaproxy } from "./helpers
 import { freePort, waitFor } from "./helpers/ports.js";
 import { startScriptedBackend, type ScriptedBackend } from "./helpers/scripted-backend.js";
 import { selfSignedPem } from "./helpers/tls.js";
-
-const VM_SPEC: TopologySpec = {
-  databases: ["telegraf"],
-  replicas: [
-    { name: "influxdb-0", address: "10.0.1.4" },
-    { name: "influxdb-1", address: "10.0.1.5" },
-  ],
-  relays: [
-    { name: "relay-0", address: "10.0.1.4" },
-    { name: "relay-1", address: "10.0.1.5" },
-  ],
-  loadBalancers: [{ name: "haproxy-0", address: "10.0.1.10" }],
-  stats: { password: "correct-horse" },
-};
+import { VM_SPEC } from "./helpers/topology.js";
 
 function render(spec: TopologySpec): string {
   const topology = buildTopology(spec);

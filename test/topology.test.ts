@@ -2,21 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { TopologyError, buildTopology, type TopologySpec } from "../topology/build.js";
 import { formatDuration } from "../relay/duration.js";
-
-/** Two VMs with InfluxDB and a relay each, and one HAProxy VM: seed 003's layout. */
-const SPEC: TopologySpec = {
-  databases: ["telegraf"],
-  replicas: [
-    { name: "influxdb-0", address: "10.0.1.4" },
-    { name: "influxdb-1", address: "10.0.1.5" },
-  ],
-  relays: [
-    { name: "relay-0", address: "10.0.1.4" },
-    { name: "relay-1", address: "10.0.1.5" },
-  ],
-  loadBalancers: [{ name: "haproxy-0", address: "10.0.1.10" }],
-  stats: { password: "correct-horse" },
-};
+import { VM_SPEC } from "./helpers/topology.js";
 
 function problemsOf(spec: TopologySpec): readonly string[] {
   try {
@@ -30,7 +16,7 @@ function problemsOf(spec: TopologySpec): readonly string[] {
 
 describe("buildTopology", () => {
   it("fills in the usual ports, the relay defaults and the load balancer defaults", () => {
-    const t = buildTopology(SPEC);
+    const t = buildTopology(VM_SPEC);
     expect(t.replicas[0]).toEqual({
       name: "influxdb-0",
       address: "10.0.1.4",
@@ -65,24 +51,24 @@ describe("buildTopology", () => {
   });
 
   it("is immutable, and the same spec gives the same topology", () => {
-    const t = buildTopology(SPEC);
+    const t = buildTopology(VM_SPEC);
     expect(Object.isFrozen(t.replicas[0])).toBe(true);
     expect(() => ((t.queue as { ack: string }).ack = "all")).toThrow(TypeError);
-    expect(buildTopology(SPEC)).toEqual(t);
+    expect(buildTopology(VM_SPEC)).toEqual(t);
   });
 
   it("allows the same port on different machines, but not twice on one", () => {
-    expect(() => buildTopology(SPEC)).not.toThrow(); // relay-0 and influxdb-0 share 10.0.1.4 on different ports
-    const clash: TopologySpec = { ...SPEC, relays: [{ ...SPEC.relays[0]!, httpPort: 8086 }, SPEC.relays[1]!] };
+    expect(() => buildTopology(VM_SPEC)).not.toThrow(); // relay-0 and influxdb-0 share 10.0.1.4 on different ports
+    const clash: TopologySpec = { ...VM_SPEC, relays: [{ ...VM_SPEC.relays[0]!, httpPort: 8086 }, VM_SPEC.relays[1]!] };
     expect(problemsOf(clash)).toEqual(["port clash on 10.0.1.4:8086/tcp: influxdb-0 HTTP and relay-0 HTTP"]);
   });
 
   it("keeps TCP and UDP apart: 8089/tcp and 8089/udp do not clash", () => {
     const spec: TopologySpec = {
-      ...SPEC,
+      ...VM_SPEC,
       udpDatabase: "telegraf",
-      replicas: SPEC.replicas.map((r) => ({ ...r, udpPort: 8089 })),
-      relays: SPEC.relays.map((r) => ({ ...r, httpPort: 8089, udpPort: 9089 })),
+      replicas: VM_SPEC.replicas.map((r) => ({ ...r, udpPort: 8089 })),
+      relays: VM_SPEC.relays.map((r) => ({ ...r, httpPort: 8089, udpPort: 9089 })),
     };
     expect(buildTopology(spec).replicas.map((r) => r.udpPort)).toEqual([8089, 8089]);
   });
@@ -122,19 +108,19 @@ describe("buildTopology", () => {
   });
 
   it("needs two relays: one is a single point of failure for writes", () => {
-    expect(problemsOf({ ...SPEC, relays: [SPEC.relays[0]!] })).toEqual([
+    expect(problemsOf({ ...VM_SPEC, relays: [VM_SPEC.relays[0]!] })).toEqual([
       "relays: at least 2 are needed (one relay is a single point of failure for writes), not 1",
     ]);
   });
 
   it("needs the UDP database when the nodes listen on UDP", () => {
     const spec: TopologySpec = {
-      ...SPEC,
-      replicas: SPEC.replicas.map((r) => ({ ...r, udpPort: 8089 })),
-      relays: SPEC.relays.map((r) => ({ ...r, udpPort: 9089 })),
+      ...VM_SPEC,
+      replicas: VM_SPEC.replicas.map((r) => ({ ...r, udpPort: 8089 })),
+      relays: VM_SPEC.relays.map((r) => ({ ...r, udpPort: 9089 })),
     };
     expect(problemsOf(spec)).toEqual(["udpDatabase is needed when the nodes have UDP ports: the replicas' UDP listeners write into it"]);
-    expect(problemsOf({ ...SPEC, udpDatabase: "telegraf" })).toEqual(["udpDatabase is set but no node has a udpPort"]);
+    expect(problemsOf({ ...VM_SPEC, udpDatabase: "telegraf" })).toEqual(["udpDatabase is set but no node has a udpPort"]);
   });
 });
 
