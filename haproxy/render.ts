@@ -6,7 +6,7 @@ import { formatDuration } from "../relay/duration.js";
 import type { LoadBalancerNode, Topology } from "../topology/model.js";
 
 /** Backend and userlist names; the stats page and the Prometheus metrics show them. */
-export const HAPROXY_NAMES = {
+const NAMES = {
   clientFrontend: "influxdb_client",
   statsFrontend: "stats",
   relays: "relays",
@@ -24,7 +24,7 @@ const ANSWERS = {
 
 export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalancerNode): string {
   const { loadBalancer: lb, stats, tls } = topology;
-  const n = HAPROXY_NAMES;
+  const n = NAMES;
   const ssl = tls ? ` ssl crt ${tls.certificatePath} alpn http/1.1` : "";
   const ms = formatDuration;
   const section = (title: string, ...lines: string[]): string[] => [title, ...lines.map((line) => `    ${line}`), ""];

@@ -22,8 +22,8 @@ export const DEFAULT_PORT = 8086;
 export const DEFAULT_REPLICAS = 2;
 export const DEFAULT_DATABASES: readonly string[] = ["telegraf"];
 /** Two relays: HAProxy sends writes to the other while one is down or restarting (--watch). */
-export const LOCAL_RELAYS = 2;
-export const MAX_PORT = 65_535;
+const LOCAL_RELAYS = 2;
+const MAX_PORT = 65_535;
 
 /** Offsets from the client port P; see the port plan above. */
 export const PORT_OFFSETS = {

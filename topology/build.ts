@@ -81,7 +81,7 @@ export interface TopologySpec {
   readonly tls?: { readonly certificatePath: string };
 }
 
-export const TOPOLOGY_DEFAULTS = {
+const TOPOLOGY_DEFAULTS = {
   bindAddress: "0.0.0.0",
   replicaHttpPort: 8086,
   replicaRpcPort: 8088,
@@ -114,7 +114,7 @@ export const TOPOLOGY_DEFAULTS = {
 
 export const MIN_REPLICAS = 2;
 /** One relay is a single point of failure for every write. */
-export const MIN_RELAYS = 2;
+const MIN_RELAYS = 2;
 const MIN_STATS_PASSWORD = 8;
 const MAX_PORT = 65_535;
 // Names end up as HAProxy server names, relay output names and Kubernetes object names.

@@ -32,7 +32,7 @@ export interface WriteLoadResult {
   readonly failedAttempts: number;
 }
 
-export const LOAD_MEASUREMENT = "load";
+const LOAD_MEASUREMENT = "load";
 
 export function batchBody(batch: number, pointsPerBatch: number, measurement = LOAD_MEASUREMENT): string {
   return Array.from(
