@@ -9,6 +9,7 @@ import { LocalLayout, type LayoutLog } from "./layout.js";
 import { exitWhenDone } from "../relay/exit.js";
 import { LockedError, acquireLock } from "../relay/pid-lock.js";
 import { PlanError, planLocalLayout, statsPasswordPath, type LocalOptions, type LocalPlan } from "./plan.js";
+import { adoptSingleRelaySpool } from "./old-spool.js";
 import { busyPorts } from "./port-check.js";
 import { describeLayout } from "./summary.js";
 import { HAPROXY, INFLUXD, ensureTools } from "./tools.js";
@@ -44,6 +45,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const lock = acquireLock(plan.lockPath, `the local layout in ${plan.runDir}`);
   try {
     await refuseBusyPorts(plan);
+    const firstRelay = plan.topology.relays[0]!;
+    if (adoptSingleRelaySpool(plan.runDir, firstRelay.spoolDir)) {
+      log.info(`moved the queue of the earlier single relay to ${firstRelay.spoolDir}: ${firstRelay.name} replays it`);
+    }
     if (savedPassword === undefined) {
       mkdirSync(dirname(passwordPath), { recursive: true });
       writeFileSync(passwordPath, `${plan.topology.stats.password}\n`, { mode: 0o600 });

@@ -1,4 +1,7 @@
-// The local layout's pure parts: flags, the port and directory plan, relay.toml and influxd.conf.
+// The local layout's parts without processes: flags, the port and directory plan, relay.toml, influxd.conf,
+// the summary, and taking over an older run dir's queue.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../relay/config.js";
@@ -6,6 +9,8 @@ import { CliError, parseLocalArgs } from "../local/cli.js";
 import { renderInfluxdConfig } from "../local/influxd.js";
 import { PlanError, planLocalLayout, type LocalOptions, type LocalPlan } from "../local/plan.js";
 import { describeLayout } from "../local/summary.js";
+import { adoptSingleRelaySpool } from "../local/old-spool.js";
+import { tempDir } from "./helpers/temp.js";
 
 const BASE: LocalOptions = { port: 8086, replicas: 2, runDir: "/srv/run", databases: ["telegraf"], watch: false };
 
@@ -227,5 +232,22 @@ describe("describeLayout", () => {
     }
     expect(text).not.toContain(PASSWORD);
     expect(text.split("\n").at(-1)).toBe("Ctrl-C to stop (or kill $(cat /srv/run/local.lock)).");
+  });
+});
+
+describe("adoptSingleRelaySpool", () => {
+  it("moves the single relay's queue of an older run dir to relay-0, and never over an existing one", () => {
+    const runDir = tempDir();
+    const spoolDir = join(runDir, "relay-0", "spool");
+    expect(adoptSingleRelaySpool(runDir, spoolDir)).toBe(false);
+    mkdirSync(join(runDir, "relay", "spool", "influxd-1"), { recursive: true });
+    writeFileSync(join(runDir, "relay", "spool", "influxd-1", "0000000000000000.seg"), "queued");
+    expect(adoptSingleRelaySpool(runDir, spoolDir)).toBe(true);
+    expect(readFileSync(join(spoolDir, "influxd-1", "0000000000000000.seg"), "utf8")).toBe("queued");
+    expect(existsSync(join(runDir, "relay", "spool"))).toBe(false);
+
+    mkdirSync(join(runDir, "relay", "spool"));
+    expect(adoptSingleRelaySpool(runDir, spoolDir)).toBe(false);
+    expect(existsSync(join(runDir, "relay", "spool"))).toBe(true);
   });
 });
