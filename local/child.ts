@@ -1,7 +1,9 @@
 // Child processes of the local layout and the tests: spawned with output appended to a log file,
-// stopped with SIGTERM then SIGKILL (both bounded), and SIGKILLed if our own process exits first.
+// waited for until ready, watched for a crash, stopped with SIGTERM then SIGKILL (both bounded), and
+// SIGKILLed if our own process exits first.
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
+import { logTail } from "./logfile.js";
 import { withTimeout } from "./wait.js";
 
 export interface ExitInfo {
@@ -60,6 +62,55 @@ export function isAlive(child: ChildProcess): boolean {
 export function describeExit(info: ExitInfo): string {
   if (info.error) return `spawn error: ${info.error.message}`;
   return info.signal ? `signal ${info.signal}` : `exit code ${info.code}`;
+}
+
+export interface ExitWatchOptions {
+  /** "influxd", "relay-0": used in messages. */
+  readonly what: string;
+  /** Its log, whose tail goes into the error of a failed start. */
+  readonly logPath: string;
+  /** Called when it exits after it was ready, until unwatch(): a crash, not our stop or kill. */
+  readonly onUnexpectedExit?: (info: ExitInfo) => void;
+}
+
+/** Tells a child's exit during start-up (the start fails at once) from one after it (a crash). */
+export class ExitWatch {
+  private watching = false;
+  private readonly startup = new AbortController();
+
+  constructor(
+    private readonly child: Child,
+    private readonly opts: ExitWatchOptions,
+  ) {
+    void child.exited.then((info) => {
+      if (this.watching) {
+        this.watching = false;
+        opts.onUnexpectedExit?.(info);
+      } else {
+        this.startup.abort(new Error(`${opts.what} exited during startup (${describeExit(info)})\n${logTail(opts.logPath)}`));
+      }
+    });
+  }
+
+  /**
+   * Waits until `ready` resolves; `ready` must give up when its signal aborts (the child exited). On any
+   * failure the child is killed (bounded) and the error carries the tail of its log.
+   */
+  async untilReady(ready: (signal: AbortSignal) => Promise<void>, killWaitMs: number): Promise<void> {
+    try {
+      await ready(this.startup.signal);
+    } catch (err) {
+      await killChild(this.child, `${this.opts.what} after a failed start`, killWaitMs).catch(() => undefined);
+      if (this.startup.signal.aborted) throw err; // the message already has the log tail
+      throw new Error(`${(err as Error).message}\n${logTail(this.opts.logPath)}`);
+    }
+    this.watching = isAlive(this.child.process);
+  }
+
+  /** Its exit is ours from now on (a stop, a kill): not reported. */
+  unwatch(): void {
+    this.watching = false;
+  }
 }
 
 export interface StopTimeouts {

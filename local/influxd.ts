@@ -5,9 +5,9 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { Agent, request } from "undici";
-import { describeExit, isAlive, killChild, spawnLogged, stopChild, type Child, type ExitInfo } from "./child.js";
+import { ExitWatch, isAlive, killChild, spawnLogged, stopChild, type Child, type ExitInfo } from "./child.js";
 import { parseJsonLossless } from "./json.js";
-import { fileSize, logTail, readFrom } from "./logfile.js";
+import { fileSize, readFrom } from "./logfile.js";
 import { findBinary } from "./tools.js";
 import { waitFor } from "./wait.js";
 
@@ -92,8 +92,7 @@ export function renderInfluxdConfig(opts: InfluxdConfigOptions): string {
 }
 
 interface Running extends Child {
-  /** True while an exit would be unexpected: after start-up and until we stop or kill it. */
-  watched: boolean;
+  readonly exitWatch: ExitWatch;
 }
 
 export class InfluxdProcess {
@@ -195,7 +194,7 @@ export class InfluxdProcess {
   async kill9(): Promise<void> {
     const running = this.running;
     if (!running) return;
-    running.watched = false;
+    running.exitWatch.unwatch();
     await this.resetAgent();
     await killChild(running, "influxd", KILL_WAIT_MS);
     this.running = undefined;
@@ -236,48 +235,32 @@ export class InfluxdProcess {
       // Keeps /tmp clean when a test forgot stop(); influxd may still be writing, hence best effort.
       ...(removeDir ? { onParentExit: () => rmSync(this.dir, { recursive: true, force: true, maxRetries: 2 }) } : {}),
     });
-    const running: Running = { ...child, watched: false };
+    const exitWatch = new ExitWatch(child, { what: "influxd", logPath: this.logPath, onUnexpectedExit: this.opts.onUnexpectedExit });
+    const running: Running = { ...child, exitWatch };
     this.running = running;
-
-    const abort = new AbortController();
-    void child.exited.then((info) => {
-      if (running.watched) {
-        running.watched = false;
-        this.opts.onUnexpectedExit?.(info);
-      } else {
-        abort.abort(new Error(`influxd exited during startup (${describeExit(info)})\n${logTail(this.logPath)}`));
-      }
-    });
-
     try {
-      await waitFor(() => this.ping(), {
-        timeoutMs: READY_TIMEOUT_MS,
-        intervalMs: 50,
-        what: `influxd /ping on ${this.url}`,
-        signal: abort.signal,
-      });
-      if (this.udpPort !== undefined) {
-        await waitFor(async () => readFrom(this.logPath, logOffset).includes(UDP_READY_LOG), {
-          timeoutMs: READY_TIMEOUT_MS,
-          intervalMs: 20,
-          what: `influxd UDP listener on ${LOOPBACK}:${this.udpPort}`,
-          signal: abort.signal,
-        });
-      }
+      await exitWatch.untilReady(async (signal) => {
+        await waitFor(() => this.ping(), { timeoutMs: READY_TIMEOUT_MS, intervalMs: 50, what: `influxd /ping on ${this.url}`, signal });
+        if (this.udpPort !== undefined) {
+          await waitFor(async () => readFrom(this.logPath, logOffset).includes(UDP_READY_LOG), {
+            timeoutMs: READY_TIMEOUT_MS,
+            intervalMs: 20,
+            what: `influxd UDP listener on ${LOOPBACK}:${this.udpPort}`,
+            signal,
+          });
+        }
+      }, KILL_WAIT_MS);
     } catch (err) {
-      await killChild(running, "influxd after a failed start", KILL_WAIT_MS).catch(() => undefined);
       if (this.running === running) this.running = undefined;
-      if (abort.signal.aborted) throw err; // the message already has the log tail
-      throw new Error(`${(err as Error).message}\n${logTail(this.logPath)}`);
+      throw err;
     }
-    running.watched = isAlive(running.process);
   }
 
   /** Graceful shutdown of the current process, if any; SIGKILL after a grace period. */
   private async terminate(): Promise<void> {
     const running = this.running;
     if (!running) return;
-    running.watched = false;
+    running.exitWatch.unwatch();
     await this.resetAgent();
     await stopChild(running, "influxd", { termGraceMs: TERM_GRACE_MS, killWaitMs: KILL_WAIT_MS });
     this.running = undefined;

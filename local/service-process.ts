@@ -1,8 +1,7 @@
 // A long-running child of the local layout (a relay, HAProxy): started, waited for until it answers,
 // watched for an unexpected exit, and stopped with a bounded grace. Single use: one start, one stop.
 import { Agent } from "undici";
-import { describeExit, isAlive, killChild, spawnLogged, stopChild, type Child, type ExitInfo } from "./child.js";
-import { logTail } from "./logfile.js";
+import { ExitWatch, isAlive, spawnLogged, stopChild, type Child, type ExitInfo } from "./child.js";
 import { waitFor } from "./wait.js";
 
 export interface ServiceProcessOptions {
@@ -28,7 +27,7 @@ const KILL_WAIT_MS = 5_000;
 
 export class ServiceProcess {
   private child: Child | undefined;
-  private watched = false;
+  private exitWatch: ExitWatch | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly opts: ServiceProcessOptions) {}
@@ -45,32 +44,22 @@ export class ServiceProcess {
     if (this.child) throw new Error(`${what}: already started`);
     const child = spawnLogged(this.opts.command, this.opts.args, { cwd: this.opts.cwd, logPath, detached: this.opts.detached ?? false });
     this.child = child;
-    const abort = new AbortController();
-    void child.exited.then((info) => {
-      if (this.watched) {
-        this.watched = false;
-        this.opts.onUnexpectedExit?.(info);
-      } else {
-        abort.abort(new Error(`${what} exited during startup (${describeExit(info)})\n${logTail(logPath)}`));
-      }
-    });
+    this.exitWatch = new ExitWatch(child, { what, logPath, onUnexpectedExit: this.opts.onUnexpectedExit });
     const agent = new Agent({ connections: 1, keepAliveTimeout: 1_000 });
     try {
-      await waitFor(() => this.opts.isReady(agent), { timeoutMs: this.opts.readyTimeoutMs, intervalMs: 100, what, signal: abort.signal });
-    } catch (err) {
-      await killChild(child, `${what} after a failed start`, KILL_WAIT_MS).catch(() => undefined);
-      if (abort.signal.aborted) throw err; // the message already has the log tail
-      throw new Error(`${(err as Error).message}\n${logTail(logPath)}`);
+      await this.exitWatch.untilReady(
+        (signal) => waitFor(() => this.opts.isReady(agent), { timeoutMs: this.opts.readyTimeoutMs, intervalMs: 100, what, signal }),
+        KILL_WAIT_MS,
+      );
     } finally {
       await agent.destroy().catch(() => undefined);
     }
-    this.watched = isAlive(child.process);
   }
 
   /** stopSignal, SIGKILL after the grace period. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.watched = false;
+      this.exitWatch?.unwatch();
       if (this.child) {
         await stopChild(this.child, this.opts.what, { termGraceMs: this.opts.termGraceMs, killWaitMs: KILL_WAIT_MS }, this.opts.stopSignal);
       }
