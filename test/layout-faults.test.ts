@@ -6,6 +6,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalLayout } from "../local/layout.js";
 import { planLocalLayout, type LocalPlan } from "../local/plan.js";
+import { waitForServerState } from "./helpers/haproxy.js";
 import { freeLayoutPort } from "./helpers/layout-port.js";
 import { waitFor } from "./helpers/ports.js";
 import { tempDir } from "./helpers/temp.js";
@@ -56,20 +57,9 @@ async function count(baseUrl: string, measurement: string): Promise<number> {
   return json.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
 }
 
-async function stateOf(server: string): Promise<string | undefined> {
-  return (await layout.serverStates()).find((s) => s.server === server)?.status;
-}
-
 async function waitForState(server: string, status: string): Promise<void> {
   // Checks every 2 s; 3 failures mark a server down, 2 successes up again.
-  let last: string | undefined;
-  await waitFor(async () => (last = await stateOf(server)) === status, {
-    timeoutMs: 20_000,
-    intervalMs: 200,
-    what: `haproxy to see ${server} ${status}`,
-  }).catch((err: Error) => {
-    throw new Error(`${err.message}; it says ${last}`);
-  });
+  await waitForServerState(() => layout.serverStates(), server, status, 20_000);
 }
 
 /** The replica HAProxy sends queries to: the one whose influxd counts the next query. */

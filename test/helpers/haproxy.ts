@@ -46,12 +46,24 @@ export async function startHaproxy(topology: Topology): Promise<RunningHaproxy> 
     statsUrl,
     logPath,
     states,
-    waitForState: (server, status) =>
-      waitFor(async () => (await states()).find((s) => s.server === server)?.status === status, {
-        timeoutMs: 15_000,
-        intervalMs: 50,
-        what: `haproxy to see ${server} ${status}`,
-      }),
+    waitForState: (server, status) => waitForServerState(states, server, status, 15_000),
     stop: () => haproxy.stop(),
   };
+}
+
+/** Waits (bounded) until HAProxy's stats show `server` with `status`; the error says what they showed last. */
+export async function waitForServerState(
+  states: () => Promise<ServerState[]>,
+  server: string,
+  status: string,
+  timeoutMs: number,
+): Promise<void> {
+  let last: string | undefined;
+  await waitFor(async () => (last = (await states()).find((s) => s.server === server)?.status) === status, {
+    timeoutMs,
+    intervalMs: 50,
+    what: `haproxy to see ${server} ${status}`,
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}; it says ${last}`);
+  });
 }
