@@ -10,25 +10,9 @@ import { parseJsonLossless } from "./json.js";
 import { fileSize, readFrom } from "./logfile.js";
 import { findBinary } from "./tools.js";
 import { waitFor } from "./wait.js";
+import { renderInfluxdConfig, type InfluxdConfigOptions } from "../influxdb/render-config.js";
 
-export interface InfluxdUdpOptions {
-  readonly port: number;
-  /** Database the [[udp]] listener writes into; start() creates it. */
-  readonly database: string;
-  /** "n" (influxd's default), "u", "ms", "s", "m" or "h". */
-  readonly precision?: string;
-}
-
-export interface InfluxdConfigOptions {
-  /** Holds meta/, data/ and wal/; the rendered config refers to them by absolute path. */
-  readonly dir: string;
-  readonly httpPort: number;
-  /** influxd's top-level bind-address: the RPC port of backup/restore (8088 by default, never used here). */
-  readonly rpcPort: number;
-  readonly udp?: InfluxdUdpOptions;
-}
-
-export interface InfluxdProcessOptions extends InfluxdConfigOptions {
+export interface InfluxdProcessOptions extends Omit<InfluxdConfigOptions, "bindAddress" | "authEnabled"> {
   /** stop() deletes `dir` (temp dirs of tests). Default false: the data outlives the process. */
   readonly removeDirOnStop?: boolean;
   /** Path of influxd; default: found on PATH or in /usr/sbin, /usr/bin. */
@@ -47,49 +31,6 @@ const HTTP_TIMEOUT_MS = 10_000;
 // Logged by the UDP service once its socket is bound. /ping can answer before that, because
 // influxd opens the HTTP service before the UDP one.
 const UDP_READY_LOG = "Started listening on UDP";
-
-/** influxd.conf for a server that binds only 127.0.0.1 and keeps everything under `dir`. */
-export function renderInfluxdConfig(opts: InfluxdConfigOptions): string {
-  const s = (v: string): string => JSON.stringify(v); // JSON strings are valid TOML basic strings
-  const lines = [
-    "reporting-disabled = true",
-    // RPC (backup/restore) port; the default 8088 must never be touched.
-    `bind-address = ${s(`${LOOPBACK}:${opts.rpcPort}`)}`,
-    "",
-    "[meta]",
-    `  dir = ${s(join(opts.dir, "meta"))}`,
-    "",
-    "[data]",
-    `  dir = ${s(join(opts.dir, "data"))}`,
-    `  wal-dir = ${s(join(opts.dir, "wal"))}`,
-    "  query-log-enabled = false",
-    "",
-    "[http]",
-    "  enabled = true",
-    `  bind-address = ${s(`${LOOPBACK}:${opts.httpPort}`)}`,
-    "  log-enabled = false",
-    "",
-    "[monitor]",
-    "  store-enabled = false",
-    "",
-    "[continuous_queries]",
-    "  enabled = false",
-  ];
-  if (opts.udp !== undefined) {
-    lines.push(
-      "",
-      "[[udp]]",
-      "  enabled = true",
-      `  bind-address = ${s(`${LOOPBACK}:${opts.udp.port}`)}`,
-      `  database = ${s(opts.udp.database)}`,
-      // Flush every datagram at once: UDP points are visible without delay.
-      "  batch-size = 1",
-      '  batch-timeout = "10ms"',
-    );
-    if (opts.udp.precision !== undefined) lines.push(`  precision = ${s(opts.udp.precision)}`);
-  }
-  return lines.join("\n") + "\n";
-}
 
 interface Running extends Child {
   readonly exitWatch: ExitWatch;
@@ -143,7 +84,7 @@ export class InfluxdProcess {
     if (this.stopping) throw new Error("influxd: start() after stop()");
     if (this.running) throw new Error("influxd: already started");
     await mkdir(this.dir, { recursive: true });
-    await writeFile(this.configPath, renderInfluxdConfig(this.opts));
+    await writeFile(this.configPath, renderInfluxdConfig({ ...this.opts, bindAddress: LOOPBACK, authEnabled: false }));
     await this.spawnAndWait();
     if (this.opts.udp !== undefined) await this.createDatabase(this.opts.udp.database);
   }

@@ -2,11 +2,9 @@
 // the summary, and taking over an older run dir's queue.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../relay/config.js";
 import { CliError, parseLocalArgs } from "../local/cli.js";
-import { renderInfluxdConfig } from "../local/influxd.js";
 import { PlanError, planLocalLayout, type LocalOptions, type LocalPlan } from "../local/plan.js";
 import { describeLayout } from "../local/summary.js";
 import { adoptSingleRelaySpool } from "../local/old-spool.js";
@@ -189,27 +187,6 @@ describe("parseLocalArgs", () => {
     expect(bad("start")).toThrow('unexpected argument "start"');
     expect(bad("--port", "1", "--port", "2")).toThrow("--port given twice");
     expect(bad("--watch=yes")).toThrow("--watch takes no value");
-  });
-});
-
-describe("renderInfluxdConfig", () => {
-  it("keeps everything under the dir and binds only 127.0.0.1", () => {
-    const config = parseToml(renderInfluxdConfig({ dir: "/srv/run/influxd-0", httpPort: 8186, rpcPort: 8187 })) as any;
-    expect(config["bind-address"]).toBe("127.0.0.1:8187");
-    expect(config.meta.dir).toBe("/srv/run/influxd-0/meta");
-    expect(config.data.dir).toBe("/srv/run/influxd-0/data");
-    expect(config.data["wal-dir"]).toBe("/srv/run/influxd-0/wal");
-    expect(config.http["bind-address"]).toBe("127.0.0.1:8186");
-    expect(config["reporting-disabled"]).toBe(true);
-    expect(config.udp).toBeUndefined();
-  });
-
-  it("adds a [[udp]] listener when asked", () => {
-    const text = renderInfluxdConfig({ dir: "/d", httpPort: 1, rpcPort: 2, udp: { port: 3, database: 'we"ird', precision: "s" } });
-    const config = parseToml(text) as any;
-    expect(config.udp).toEqual([
-      { enabled: true, "bind-address": "127.0.0.1:3", database: 'we"ird', "batch-size": 1, "batch-timeout": "10ms", precision: "s" },
-    ]);
   });
 });
 
