@@ -16,10 +16,16 @@ const NAMES = {
 
 /** InfluxDB answers errors as {"error": "..."}; so do the answers HAProxy makes itself. */
 const ANSWERS = {
-  writeMethod: { status: 405, allow: "POST", error: "use POST to write" },
-  queryMethod: { status: 405, allow: "GET, POST", error: "use GET or POST to query" },
-  noRelay: { status: 503, error: "no relay is up: writes would fail" },
-  notFound: { status: 404, error: "not found: this endpoint serves /write, /api/v2/write, /query, /api/v2/query and /ping" },
+  writeMethod: { status: 405, allow: "POST", body: { error: "use POST to write" } },
+  queryMethod: { status: 405, allow: "GET, POST", body: { error: "use GET or POST to query" } },
+  noRelay: { status: 503, body: { error: "no relay is up: writes would fail" } },
+  // InfluxDB 1.8's /health shape, for load balancers' probes (Azure's take only a 200 as healthy).
+  healthy: { status: 200, body: { name: "influx-ha", message: "ready for queries and writes", status: "pass" } },
+  unhealthy: { status: 503, body: { name: "influx-ha", message: "no relay or no replica is up", status: "fail" } },
+  notFound: {
+    status: 404,
+    body: { error: "not found: this endpoint serves /write, /api/v2/write, /query, /api/v2/query, /ping and /health" },
+  },
 } as const;
 
 export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalancerNode): string {
@@ -64,12 +70,18 @@ export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalanc
       "acl write path /write /api/v2/write",
       "acl query path /query /api/v2/query",
       "acl ping path /ping",
+      "acl health path /health",
       `acl relays_up nbsrv(${n.relays}) gt 0`,
+      `acl replicas_up nbsrv(${n.replicas}) gt 0`,
       answer(ANSWERS.writeMethod, "write !METH_POST"),
       answer(ANSWERS.queryMethod, "query !METH_GET !METH_POST"),
       // /ping says whether this endpoint can take writes and answer queries: a replica answers it
       // (with its X-Influxdb-Version) only while a relay is up too.
       answer(ANSWERS.noRelay, "ping !relays_up"),
+      // /health is HAProxy's own answer, the same on every load balancer of the topology: 200 while
+      // this endpoint has a relay and a replica to send to.
+      answer(ANSWERS.healthy, "health relays_up replicas_up"),
+      answer(ANSWERS.unhealthy, "health"),
       // Nothing else of influxd is exposed (/debug/pprof, /debug/vars, ...).
       answer(ANSWERS.notFound, "!write !query !ping"),
       `use_backend ${n.relays} if write`,
@@ -122,14 +134,14 @@ export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalanc
 
 interface Answer {
   readonly status: number;
-  readonly error: string;
+  readonly body: Readonly<Record<string, string>>;
   readonly allow?: string;
 }
 
 function answer(a: Answer, condition: string): string {
   const allow = a.allow === undefined ? "" : ` hdr Allow "${a.allow}"`;
   // Single quotes: HAProxy takes the JSON as is. The messages hold no single quote.
-  return `http-request return status ${a.status} content-type application/json string '${JSON.stringify({ error: a.error })}'${allow} if ${condition}`;
+  return `http-request return status ${a.status} content-type application/json string '${JSON.stringify(a.body)}'${allow} if ${condition}`;
 }
 
 function hostPort(host: string, port: number): string {

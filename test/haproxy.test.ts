@@ -189,13 +189,19 @@ describe("a real haproxy in front of scripted relays and replicas", () => {
     expect(ping.headers["x-influxdb-version"]).toBe("scripted"); // a replica answered
   });
 
-  it("answers /ping 503 while no relay is up, and 204 again once one is", async () => {
+  it("answers /ping 503 and /health 503 while no relay is up, and 204 and 200 again once one is", async () => {
+    const health = async (): Promise<[number, unknown]> => {
+      const res = await request(`${haproxy.url}/health`);
+      return [res.statusCode, JSON.parse(await res.body.text())];
+    };
+    expect(await health()).toEqual([200, { name: "influx-ha", message: "ready for queries and writes", status: "pass" }]);
     relayHealth = 503;
     try {
       for (const name of ["relay-0", "relay-1"]) await haproxy.waitForState(name, "DOWN");
       const res = await request(`${haproxy.url}/ping`);
       expect(res.statusCode).toBe(503);
       expect(JSON.parse(await res.body.text())).toEqual({ error: "no relay is up: writes would fail" });
+      expect(await health()).toEqual([503, { name: "influx-ha", message: "no relay or no replica is up", status: "fail" }]);
     } finally {
       relayHealth = HEALTHY;
     }
@@ -203,6 +209,7 @@ describe("a real haproxy in front of scripted relays and replicas", () => {
     const res = await request(`${haproxy.url}/ping`);
     await res.body.dump();
     expect(res.statusCode).toBe(204);
+    expect((await health())[0]).toBe(200);
   });
 
   it("moves queries to the other replica when theirs goes down, and does not move them back when it returns", async () => {
