@@ -1,4 +1,5 @@
-// The package version, read once from package.json, found from this file both in the sources and in dist/.
+// The package version: read once from package.json, found from this file both in the sources and in dist/,
+// or set at build time in the relay bundle.
 import { readFileSync } from "node:fs";
 
 function readVersion(): string {
@@ -13,6 +14,9 @@ function readVersion(): string {
   return "unknown";
 }
 
-export const VERSION = readVersion();
+// Defined by the bundler (infra/relay-bundle.ts): a bundle has no package.json beside it.
+declare const BUNDLED_VERSION: string | undefined;
+
+export const VERSION = typeof BUNDLED_VERSION === "string" ? BUNDLED_VERSION : readVersion();
 /** What /ping reports in X-Influxdb-Version. */
 export const PING_VERSION = `influx-ha-relay-${VERSION}`;

@@ -1,0 +1,242 @@
+// The VM layout's resource graph, under Pulumi's mocks: what `pulumi up` would declare, checked by type,
+// count, zone, SKU, rule and option. No cloud and no Pulumi CLI are involved.
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseStackConfig } from "../infra/config.js";
+import type { VmLayout } from "../infra/azure/vm-layout.js";
+import { buildRelayBundle, type RelayBundle } from "../infra/relay-bundle.js";
+import { stackReader } from "./helpers/stack-config.js";
+import { tempDir } from "./helpers/temp.js";
+
+interface Declared {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, any>;
+  readonly opts: pulumi.ResourceOptions;
+}
+
+const SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa";
+/** Inputs as the engine receives them (outputs resolved), by resource name. */
+let registered = new Map<string, Record<string, any>>();
+
+await pulumi.runtime.setMocks(
+  {
+    newResource: (args) => {
+      const id = `${args.name}-id`;
+      const extra: Record<string, unknown> = {};
+      if (args.type === "azure-native:network:PublicIPAddress") extra.ipAddress = "203.0.113.7";
+      if (args.type === "azure-native:storage:Blob") extra.url = `https://acct.blob.core.windows.net/relay/${args.inputs.blobName}`;
+      if (args.type === "azure-native:managedidentity:UserAssignedIdentity")
+        Object.assign(extra, { clientId: "client-1", principalId: "principal-1" });
+      registered.set(args.name, args.inputs);
+      return { id, state: { ...args.inputs, name: args.inputs.name ?? args.name, ...extra } };
+    },
+    call: (args) => (args.token === "azure-native:authorization:getClientConfig" ? { subscriptionId: SUBSCRIPTION } : args.inputs),
+  },
+  "influx-ha",
+  "test",
+  false,
+);
+
+/** Resolves an output, secret or not (mocks resolve everything). */
+function value<T>(output: pulumi.Output<T> | undefined): Promise<T | undefined> {
+  return output === undefined ? Promise.resolve(undefined) : new Promise((resolve) => output.apply((v) => resolve(v)));
+}
+
+let bundle: RelayBundle;
+beforeAll(async () => {
+  bundle = buildRelayBundle(await tempDir("bundle-"));
+});
+
+/** Declares a VmLayout for the stack values given and waits until every resource is registered. */
+async function declare(overrides: Record<string, string | undefined> = {}): Promise<{ layout: VmLayout; all: Declared[] }> {
+  registered = new Map();
+  const config = parseStackConfig(stackReader(overrides));
+  const { VmLayout } = await import("../infra/azure/vm-layout.js");
+  // A transformation on the layout sees every descendant with its options (protect, replaceOnChanges, ...).
+  const seen: Array<Omit<Declared, "inputs">> = [];
+  const record: pulumi.ResourceTransformation = ({ type, name, opts }) => {
+    seen.push({ type, name, opts });
+    return undefined;
+  };
+  const layout = new VmLayout("influx-ha", { config, vm: config.vm!, relayBundle: bundle }, { transformations: [record] });
+  // Resources whose inputs wait on other outputs register late: wait (bounded) until every one has.
+  const custom = (d: Omit<Declared, "inputs">): boolean => d.type.startsWith("azure-native:");
+  for (let i = 0; i < 200 && !seen.filter(custom).every((d) => registered.has(d.name)); i++) await new Promise((r) => setTimeout(r, 10));
+  const all = seen.map((d) => ({ ...d, inputs: registered.get(d.name) ?? {} }));
+  expect(all.filter(custom).every((d) => registered.has(d.name))).toBe(true);
+  return { layout, all };
+}
+
+const ofType = (all: Declared[], type: string): Declared[] => all.filter((d) => d.type === `azure-native:${type}`);
+
+describe("the VM layout on Azure", () => {
+  it("declares one resource group, network, NAT, load balancer and artifact, and per replica a NIC, a data disk and a VM", async () => {
+    const { all } = await declare({ "influx-ha:replicas": "3" });
+    const count = (type: string): number => ofType(all, type).length;
+    expect(count("resources:ResourceGroup")).toBe(1);
+    expect(count("network:VirtualNetwork")).toBe(1);
+    expect(count("network:Subnet")).toBe(1);
+    expect(count("network:NetworkSecurityGroup")).toBe(1);
+    expect(count("network:NatGateway")).toBe(1);
+    expect(count("network:LoadBalancer")).toBe(1);
+    expect(count("network:PublicIPAddress")).toBe(2); // the NAT gateway's and the load balancer's
+    expect(count("storage:Blob")).toBe(1);
+    expect(count("network:NetworkInterface")).toBe(3);
+    expect(count("compute:Disk")).toBe(3);
+    expect(count("compute:VirtualMachine")).toBe(3);
+    // Every child is named after its component and parented to it.
+    const components = all.filter((d) => d.type.startsWith("influx-ha:"));
+    expect(components.map((d) => d.type).sort()).toEqual([
+      "influx-ha:azure:ClientLoadBalancer",
+      "influx-ha:azure:InfluxNode",
+      "influx-ha:azure:InfluxNode",
+      "influx-ha:azure:InfluxNode",
+      "influx-ha:azure:Network",
+      "influx-ha:azure:RelayArtifact",
+      "influx-ha:azure:VmLayout",
+    ]);
+    for (const d of all) expect(d.name).toMatch(/^influx-ha(-|$)/);
+  });
+
+  it("spreads the nodes across zones, each data disk in its VM's zone, at LUN 0, premium, sized from config and protected", async () => {
+    const { all } = await declare({ "influx-ha:replicas": "4", "influx-ha:dataDiskSizeGb": "512" });
+    const vms = ofType(all, "compute:VirtualMachine");
+    const disks = ofType(all, "compute:Disk");
+    expect(vms.map((vm) => vm.inputs.zones)).toEqual([["1"], ["2"], ["3"], ["1"]]);
+    expect(disks.map((d) => d.inputs.zones)).toEqual([["1"], ["2"], ["3"], ["1"]]);
+    for (const [i, disk] of disks.entries()) {
+      expect(disk.inputs.sku).toEqual({ name: "Premium_LRS" });
+      expect(disk.inputs.diskSizeGB).toBe(512);
+      expect(disk.inputs.creationData).toEqual({ createOption: "Empty" });
+      expect(disk.inputs.diskIOPSReadWrite).toBeUndefined();
+      expect(disk.opts.protect).toBe(true);
+      const { dataDisks } = vms[i]!.inputs.storageProfile;
+      expect(dataDisks).toEqual([
+        { lun: 0, createOption: "Attach", managedDisk: { id: `${disk.name}-id` }, caching: "None", deleteOption: "Detach" },
+      ]);
+    }
+    for (const vm of vms) {
+      expect(vm.inputs.hardwareProfile).toEqual({ vmSize: "Standard_D4s_v5" });
+      // customData cannot change in place: the VM is replaced, the old one deleted first to free the disk.
+      expect(vm.opts.replaceOnChanges).toEqual(["osProfile.customData"]);
+      expect(vm.opts.deleteBeforeReplace).toBe(true);
+      expect(vm.opts.protect).toBeFalsy();
+    }
+  });
+
+  it("gives PremiumV2 disks their IOPS and throughput, and unprotects them only when told", async () => {
+    const { all } = await declare({
+      "influx-ha:dataDiskSku": "PremiumV2_LRS",
+      "influx-ha:dataDiskIops": "6000",
+      "influx-ha:dataDiskMbps": "250",
+      "influx-ha:protectDataDisks": "false",
+    });
+    for (const disk of ofType(all, "compute:Disk")) {
+      expect(disk.inputs).toMatchObject({ sku: { name: "PremiumV2_LRS" }, diskIOPSReadWrite: 6000, diskMBpsReadWrite: 250 });
+      expect(disk.opts.protect).toBe(false);
+    }
+  });
+
+  it("lets nothing from the internet reach InfluxDB, the relays, the stats page or SSH", async () => {
+    const { all } = await declare({ "influx-ha:udpDatabase": "telegraf" });
+    const [nsg] = ofType(all, "network:NetworkSecurityGroup");
+    const rules = nsg!.inputs.securityRules as Array<Record<string, any>>;
+    const fromInternet = rules.filter((r) => r.access === "Allow" && r.direction === "Inbound" && r.sourceAddressPrefixes.some(isInternet));
+    const reachable = fromInternet.flatMap((r) => r.destinationPortRanges.map((p: string) => `${p}/${r.protocol}`));
+    expect(reachable.sort()).toEqual(["8089/Udp", "8180/Tcp"]); // HAProxy and the relays' UDP, behind the load balancer
+    for (const port of ["8086", "8088", "9096", "8404", "22"]) expect(reachable.some((r) => r.startsWith(`${port}/`))).toBe(false);
+    expect(rules.find((r) => r.destinationPortRanges.includes("22"))).toBeUndefined(); // no adminCidrs, no SSH rule
+  });
+
+  it("opens SSH to the adminCidrs only, and keeps clients inside the VNet when the endpoint is internal", async () => {
+    const { all, layout } = await declare({
+      "influx-ha:adminCidrs": JSON.stringify(["198.51.100.0/24"]),
+      "influx-ha:publicEndpoint": "false",
+    });
+    const rules = ofType(all, "network:NetworkSecurityGroup")[0]!.inputs.securityRules as Array<Record<string, any>>;
+    expect(rules.find((r) => r.name === "allow-ssh-from-admins")).toMatchObject({
+      sourceAddressPrefixes: ["198.51.100.0/24"],
+      destinationPortRanges: ["22"],
+      protocol: "Tcp",
+    });
+    expect(rules.filter((r) => r.sourceAddressPrefixes.some(isInternet))).toEqual([]);
+    expect(ofType(all, "network:PublicIPAddress")).toHaveLength(1); // only the NAT gateway's
+    const [lb] = ofType(all, "network:LoadBalancer");
+    expect(lb!.inputs.frontendIPConfigurations[0]).toMatchObject({ privateIPAllocationMethod: "Static", privateIPAddress: "10.42.1.5" });
+    expect(await value(layout.clientEndpoint)).toBe("http://10.42.1.5:8086");
+  });
+
+  it("balances the client port over every HAProxy and UDP over every relay, each with an HTTP probe", async () => {
+    const { all } = await declare({ "influx-ha:udpDatabase": "telegraf", "influx-ha:clientPort": "8086" });
+    const [lb] = ofType(all, "network:LoadBalancer");
+    const lbId = `/subscriptions/${SUBSCRIPTION}/resourceGroups/influx-ha-rg/providers/Microsoft.Network/loadBalancers/influx-ha-lb-lb`;
+    expect(lb!.inputs.sku).toEqual({ name: "Standard", tier: "Regional" });
+    expect(lb!.inputs.probes).toEqual([
+      { name: "haproxy", protocol: "Http", port: 8180, requestPath: "/health", intervalInSeconds: 5, probeThreshold: 2 },
+      { name: "relay", protocol: "Http", port: 9096, requestPath: "/health", intervalInSeconds: 5, probeThreshold: 2 },
+    ]);
+    const rules = lb!.inputs.loadBalancingRules as Array<Record<string, any>>;
+    expect(rules.map((r) => [r.name, r.protocol, r.frontendPort, r.backendPort, r.probe.id])).toEqual([
+      ["client", "Tcp", 8086, 8180, `${lbId}/probes/haproxy`],
+      ["udp-writes", "Udp", 8089, 8089, `${lbId}/probes/relay`],
+    ]);
+    // Azure's 4-minute default would cut a 5-minute query short.
+    expect(rules[0]!.idleTimeoutInMinutes).toBe(6);
+    for (const nic of ofType(all, "network:NetworkInterface")) {
+      const [ipConfig] = nic.inputs.ipConfigurations as Array<Record<string, any>>;
+      expect(ipConfig!.loadBalancerBackendAddressPools).toEqual([{ id: `${lbId}/backendAddressPools/nodes` }]);
+    }
+    expect(ofType(all, "network:Subnet")[0]!.inputs).toMatchObject({
+      defaultOutboundAccess: false,
+      natGateway: { id: "influx-ha-network-nat-id" },
+    });
+  });
+
+  it("lets the nodes' identity read the relay blob, and gives each VM that identity and its own cloud-init", async () => {
+    const { all } = await declare();
+    const [role] = ofType(all, "authorization:RoleAssignment");
+    expect(role!.inputs).toMatchObject({
+      principalId: "principal-1",
+      principalType: "ServicePrincipal",
+      roleDefinitionId: `/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1`,
+      scope: "influx-ha-relay-container-id",
+    });
+    expect(ofType(all, "storage:BlobContainer")[0]!.inputs.publicAccess).toBe("None");
+    expect(ofType(all, "storage:StorageAccount")[0]!.inputs.allowBlobPublicAccess).toBe(false);
+    const userData = ofType(all, "compute:VirtualMachine").map((vm) => {
+      expect(vm.inputs.identity).toEqual({ type: "UserAssigned", userAssignedIdentities: ["influx-ha-relay-identity-id"] });
+      const osProfile = unwrapSecret(vm.inputs.osProfile);
+      expect(osProfile.linuxConfiguration.disablePasswordAuthentication).toBe(true);
+      return Buffer.from(osProfile.customData, "base64").toString("utf8");
+    });
+    expect(userData[0]).toContain("# influx-ha node-0 (10.42.1.10)");
+    expect(userData[1]).toContain("# influx-ha node-1 (10.42.1.11)");
+    expect(userData[0]).toContain(`RELAY_BUNDLE_SHA256='${bundle.sha256}'`);
+    expect(userData[0]).toContain("IDENTITY_CLIENT_ID='client-1'");
+  });
+
+  it("keeps the passwords secret: customData and the stats password are secret outputs", async () => {
+    const { all, layout } = await declare();
+    // What the engine receives: osProfile, which holds customData, arrives as a secret.
+    for (const vm of ofType(all, "compute:VirtualMachine")) expect(vm.inputs.osProfile[SECRET_SIGNATURE]).toBe(SECRET_VALUE);
+    expect(await pulumi.isSecret(layout.statsPassword)).toBe(true);
+    expect(await pulumi.isSecret(layout.clientEndpoint)).toBe(false);
+    expect(await value(layout.clientEndpoint)).toBe("http://203.0.113.7:8086");
+    expect(layout.udpEndpoint).toBeUndefined();
+    expect(layout.nodePrivateIps).toEqual(["10.42.1.10", "10.42.1.11"]);
+    expect(layout.statsUrls).toEqual(["http://10.42.1.10:8404/", "http://10.42.1.11:8404/"]);
+  });
+});
+
+// How Pulumi marks a secret value on the wire (sdk/nodejs/runtime/rpc.ts: specialSigKey, specialSecretSig).
+const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+function unwrapSecret(input: any): any {
+  return input?.[SECRET_SIGNATURE] === SECRET_VALUE ? input.value : input;
+}
+
+function isInternet(prefix: string): boolean {
+  return prefix === "Internet" || prefix === "*" || prefix === "0.0.0.0/0" || prefix === "::/0";
+}
