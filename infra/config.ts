@@ -138,7 +138,7 @@ export function parseStackConfig(read: ConfigReader): StackConfig {
   }
 
   const publicEndpoint = c.boolean("publicEndpoint", true);
-  const vm = target === "vm" ? parseVmConfig(c, read, replicas, { database: udpDatabase, port: udpPort }, problems) : undefined;
+  const vm = target === "vm" ? parseVmConfig(c, replicas, { database: udpDatabase, port: udpPort }, problems) : undefined;
 
   if (problems.length > 0) throw new StackConfigError(problems);
   return {
@@ -167,7 +167,6 @@ export function deriveStatsPassword(influxAdminPassword: string): string {
 
 function parseVmConfig(
   c: Keys,
-  read: ConfigReader,
   replicas: number,
   udp: { readonly database: string | undefined; readonly port: number },
   problems: string[],
@@ -194,13 +193,17 @@ function parseVmConfig(
   if (provisioned && zones.length === 0) {
     problems.push(`${NAMESPACE}:dataDiskSku ${sku} needs zonal VMs: set ${NAMESPACE}:zones, or use Premium_LRS`);
   }
-  for (const key of ["dataDiskIops", "dataDiskMbps"] as const) {
-    if (!provisioned && read(`${NAMESPACE}:${key}`) !== undefined) {
+  const performance = { iops: c.performance("dataDiskIops", 100, 400_000), mbps: c.performance("dataDiskMbps", 1, 10_000) };
+  for (const [key, value] of [
+    ["dataDiskIops", performance.iops],
+    ["dataDiskMbps", performance.mbps],
+  ] as const) {
+    if (!provisioned && value !== undefined) {
       problems.push(`${NAMESPACE}:${key} applies to PremiumV2_LRS and UltraSSD_LRS only; Premium_LRS's performance follows from its size`);
     }
   }
-  const iops = provisioned ? c.integer("dataDiskIops", DEFAULTS.dataDiskIops, 100, 400_000) : undefined;
-  const mbps = provisioned ? c.integer("dataDiskMbps", DEFAULTS.dataDiskMbps, 1, 10_000) : undefined;
+  const iops = provisioned ? (performance.iops ?? DEFAULTS.dataDiskIops) : undefined;
+  const mbps = provisioned ? (performance.mbps ?? DEFAULTS.dataDiskMbps) : undefined;
 
   if (udp.database !== undefined && udp.port === VM_PORTS.influxdbUdp) {
     problems.push(
@@ -268,8 +271,10 @@ class Keys {
     private readonly problems: string[],
   ) {}
 
+  /** Pulumi.yaml declares every optional key with a default; its "" (and 0 for provisioned performance) mean "not set". */
   private raw(key: string): string | undefined {
-    return this.read(`${NAMESPACE}:${key}`);
+    const value = this.read(`${NAMESPACE}:${key}`);
+    return value === "" ? undefined : value;
   }
 
   /** `fallback` undefined: required; null: optional without a default. */
@@ -297,6 +302,12 @@ class Keys {
       return fallback;
     }
     return n;
+  }
+
+  /** Provisioned disk performance: undefined when unset or 0 (the SKU's baseline). */
+  performance(key: string, min: number, max: number): number | undefined {
+    if (this.raw(key) === undefined || this.raw(key)?.trim() === "0") return undefined;
+    return this.integer(key, 0, min, max);
   }
 
   boolean(key: string, fallback: boolean): boolean {

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../infra/config.js";
 import type { VmLayout } from "../infra/azure/vm-layout.js";
 import { buildRelayBundle, type RelayBundle } from "../infra/relay-bundle.js";
+import { MOCK_PUBLIC_IP, MOCK_SUBSCRIPTION as SUBSCRIPTION, setAzureMocks, value } from "./helpers/azure-mocks.js";
 import { stackReader } from "./helpers/stack-config.js";
 import { tempDir } from "./helpers/temp.js";
 
@@ -15,33 +16,9 @@ interface Declared {
   readonly opts: pulumi.ResourceOptions;
 }
 
-const SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa";
 /** Inputs as the engine receives them (outputs resolved), by resource name. */
 let registered = new Map<string, Record<string, any>>();
-
-await pulumi.runtime.setMocks(
-  {
-    newResource: (args) => {
-      const id = `${args.name}-id`;
-      const extra: Record<string, unknown> = {};
-      if (args.type === "azure-native:network:PublicIPAddress") extra.ipAddress = "203.0.113.7";
-      if (args.type === "azure-native:storage:Blob") extra.url = `https://acct.blob.core.windows.net/relay/${args.inputs.blobName}`;
-      if (args.type === "azure-native:managedidentity:UserAssignedIdentity")
-        Object.assign(extra, { clientId: "client-1", principalId: "principal-1" });
-      registered.set(args.name, args.inputs);
-      return { id, state: { ...args.inputs, name: args.inputs.name ?? args.name, ...extra } };
-    },
-    call: (args) => (args.token === "azure-native:authorization:getClientConfig" ? { subscriptionId: SUBSCRIPTION } : args.inputs),
-  },
-  "influx-ha",
-  "test",
-  false,
-);
-
-/** Resolves an output, secret or not (mocks resolve everything). */
-function value<T>(output: pulumi.Output<T> | undefined): Promise<T | undefined> {
-  return output === undefined ? Promise.resolve(undefined) : new Promise((resolve) => output.apply((v) => resolve(v)));
-}
+await setAzureMocks((args) => registered.set(args.name, args.inputs));
 
 let bundle: RelayBundle;
 beforeAll(async () => {
@@ -120,7 +97,7 @@ describe("the VM layout on Azure", () => {
       expect(vm.inputs.hardwareProfile).toEqual({ vmSize: "Standard_D4s_v5" });
       // customData cannot change in place: the VM is replaced, the old one deleted first to free the disk.
       expect(vm.opts.replaceOnChanges).toEqual(["osProfile.customData"]);
-      expect(vm.opts.deleteBeforeReplace).toBe(true);
+      expect((vm.opts as pulumi.CustomResourceOptions).deleteBeforeReplace).toBe(true);
       expect(vm.opts.protect).toBeFalsy();
     }
   });
@@ -222,7 +199,7 @@ describe("the VM layout on Azure", () => {
     for (const vm of ofType(all, "compute:VirtualMachine")) expect(vm.inputs.osProfile[SECRET_SIGNATURE]).toBe(SECRET_VALUE);
     expect(await pulumi.isSecret(layout.statsPassword)).toBe(true);
     expect(await pulumi.isSecret(layout.clientEndpoint)).toBe(false);
-    expect(await value(layout.clientEndpoint)).toBe("http://203.0.113.7:8086");
+    expect(await value(layout.clientEndpoint)).toBe(`http://${MOCK_PUBLIC_IP}:8086`);
     expect(layout.udpEndpoint).toBeUndefined();
     expect(layout.nodePrivateIps).toEqual(["10.42.1.10", "10.42.1.11"]);
     expect(layout.statsUrls).toEqual(["http://10.42.1.10:8404/", "http://10.42.1.11:8404/"]);

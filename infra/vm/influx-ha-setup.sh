@@ -53,7 +53,7 @@ prepare_data_disk() {
   echo "UUID=$uuid $dir $type defaults,nofail,noatime,x-systemd.device-timeout=60s 0 2" >>"$fstab.influx-ha"
   mv "$fstab.influx-ha" "$fstab"
   if ! mountpoint -q "$dir"; then
-    mount -t "$type" "UUID=$uuid" "$dir"
+    mount -t "$type" "$device" "$dir"
   fi
   log "data disk $device (UUID $uuid) is mounted at $dir"
 }

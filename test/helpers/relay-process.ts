@@ -13,7 +13,8 @@ export interface RelayProcess {
   readonly exited: Promise<number | string>;
 }
 
-const ENTRY = new URL("../../relay/main.ts", import.meta.url).pathname;
+/** node's arguments before the relay's own: the TypeScript entry through tsx, or a bundle's path. */
+const FROM_SOURCES = ["--import", "tsx", new URL("../../relay/main.ts", import.meta.url).pathname] as const;
 
 /** Writes a config file into a fresh temp dir and returns its path. */
 export function writeConfig(text: string): string {
@@ -22,8 +23,8 @@ export function writeConfig(text: string): string {
   return file;
 }
 
-export function spawnRelay(args: readonly string[]): RelayProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", ENTRY, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+export function spawnRelay(args: readonly string[], entry: readonly string[] = FROM_SOURCES): RelayProcess {
+  const child = spawn(process.execPath, [...entry, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -32,9 +33,13 @@ export function spawnRelay(args: readonly string[]): RelayProcess {
   return { child, output: () => output, exited };
 }
 
-/** Starts the relay and waits until /ping answers on `httpPort`. */
-export async function startRelayProcess(configFile: string, httpPort: number): Promise<RelayProcess> {
-  const relay = spawnRelay(["-config", configFile]);
+/** Starts the relay (from the sources, or `entry`) and waits until /ping answers on `httpPort`. */
+export async function startRelayProcess(
+  configFile: string,
+  httpPort: number,
+  entry: readonly string[] = FROM_SOURCES,
+): Promise<RelayProcess> {
+  const relay = spawnRelay(["-config", configFile], entry);
   let exitedEarly = false;
   void relay.exited.then(() => (exitedEarly = true));
   await waitFor(

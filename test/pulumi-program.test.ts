@@ -1,0 +1,61 @@
+// infra/index.ts as `pulumi up` runs it, under mocks: a bad stack config stops it before any resource
+// is declared; a good one declares the layout and exports the endpoints, the secret ones as secrets.
+import * as pulumi from "@pulumi/pulumi";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { MOCK_PUBLIC_IP, setAzureMocks, value } from "./helpers/azure-mocks.js";
+import { VM_STACK } from "./helpers/stack-config.js";
+
+let declaredTypes: string[] = [];
+
+await setAzureMocks((args) => declaredTypes.push(args.type));
+
+async function runProgram(config: Record<string, string | undefined>): Promise<typeof import("../infra/index.js")> {
+  const values = Object.fromEntries(Object.entries({ ...VM_STACK, ...config }).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string
+  >;
+  pulumi.runtime.setAllConfig(values, ["influx-ha:influxAdminPassword"]);
+  return import("../infra/index.js");
+}
+
+beforeEach(() => {
+  declaredTypes = [];
+  vi.resetModules();
+});
+
+describe("the Pulumi program", () => {
+  it("stops on a bad stack config before declaring anything, listing every problem", async () => {
+    const run = runProgram({
+      "influx-ha:replicas": "1",
+      "influx-ha:adminCidrs": '["10.0.0.0/33"]',
+      "influx-ha:dataDiskSku": "Premium_ZRS",
+    });
+    await expect(run).rejects.toThrow(
+      [
+        "invalid stack config:",
+        '  - influx-ha:replicas must be a whole number from 2 to 16, not "1"',
+        '  - influx-ha:dataDiskSku must be one of "Premium_LRS", "PremiumV2_LRS", "UltraSSD_LRS", not "Premium_ZRS"',
+        '  - influx-ha:adminCidrs[0] "10.0.0.0/33" has a prefix length that is not 0 to 32',
+      ].join("\n"),
+    );
+    await expect(run).rejects.toBeInstanceOf(pulumi.RunError);
+    expect(declaredTypes).toEqual([]);
+  });
+
+  it("refuses the targets that are not built yet, before declaring anything", async () => {
+    await expect(runProgram({ "influx-ha:target": "aks" })).rejects.toThrow('influx-ha:target "aks" is not available yet; "vm" is');
+    expect(declaredTypes).toEqual([]);
+  });
+
+  it("declares the VM layout for target vm and exports its endpoints", async () => {
+    const program = await runProgram({ "influx-ha:udpDatabase": "telegraf" });
+    expect(await value(program.clientEndpoint)).toBe(`http://${MOCK_PUBLIC_IP}:8086`);
+    expect(await value(program.udpEndpoint!)).toBe(`${MOCK_PUBLIC_IP}:8089`);
+    expect(program.nodePrivateIps).toEqual(["10.42.1.10", "10.42.1.11"]);
+    expect(await pulumi.isSecret(program.statsPassword)).toBe(true);
+    // The VMs register once the relay blob's URL is known: wait for them, bounded.
+    const vms = (): number => declaredTypes.filter((t) => t === "azure-native:compute:VirtualMachine").length;
+    for (let i = 0; i < 200 && vms() < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(vms()).toBe(2);
+  });
+});

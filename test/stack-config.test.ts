@@ -1,0 +1,167 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { deriveStatsPassword, NAMESPACE, parseStackConfig, StackConfigError } from "../infra/config.js";
+import { stackReader, VM_STACK } from "./helpers/stack-config.js";
+
+function problems(overrides: Record<string, string | undefined>): readonly string[] {
+  try {
+    parseStackConfig(stackReader(overrides));
+  } catch (err) {
+    if (err instanceof StackConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error("the config was accepted");
+}
+
+describe("parseStackConfig", () => {
+  it("fills in the documented defaults for a VM stack", () => {
+    const config = parseStackConfig(stackReader());
+    expect(config).toMatchObject({
+      target: "vm",
+      location: "westeurope",
+      replicas: 2,
+      databases: ["telegraf", "app"],
+      udpDatabase: undefined,
+      publicEndpoint: true,
+      clientPort: 8086,
+      udpPort: 8089,
+      influxAdminUser: "admin",
+      influxAdminPassword: "correct-horse-battery",
+      statsPassword: deriveStatsPassword("correct-horse-battery"),
+    });
+    expect(config.vm).toEqual({
+      vmSize: "Standard_D4s_v5",
+      zones: ["1", "2", "3"],
+      dataDisk: { sku: "Premium_LRS", sizeGb: 256, iops: undefined, mbps: undefined, protect: true },
+      adminCidrs: [],
+      adminUsername: "influxha",
+      sshPublicKey: expect.stringMatching(/^ssh-ed25519 /),
+      vnetCidr: "10.42.0.0/16",
+      subnetCidr: "10.42.1.0/24",
+    });
+  });
+
+  it("matches Pulumi.yaml: every key it reads is declared there, with the same defaults", () => {
+    const project = parseYaml(readFileSync(new URL("../Pulumi.yaml", import.meta.url), "utf8")) as {
+      config: Record<string, { type: string; default?: unknown; description: string }>;
+    };
+    // What the program sees when a stack sets only the required keys: Pulumi adds the declared defaults.
+    const defaults = Object.fromEntries(
+      Object.entries(project.config)
+        .filter(([, declared]) => declared.default !== undefined)
+        .map(([key, declared]) => [
+          `${NAMESPACE}:${key}`,
+          typeof declared.default === "string" ? declared.default : JSON.stringify(declared.default),
+        ]),
+    );
+    const keysRead = new Set<string>();
+    const config = parseStackConfig((key) => {
+      keysRead.add(key);
+      return { ...defaults, ...VM_STACK }[key];
+    });
+    expect(config).toEqual(parseStackConfig(stackReader()));
+    const ours = [...keysRead].filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1));
+    expect(ours.sort()).toEqual(Object.keys(project.config).sort());
+    for (const declared of Object.values(project.config)) expect(declared.description.length).toBeGreaterThan(10);
+  });
+
+  it("reads lists as JSON, numbers and booleans as Pulumi stores them", () => {
+    const config = parseStackConfig(
+      stackReader({
+        "influx-ha:replicas": "3",
+        "influx-ha:zones": '["1","2"]',
+        "influx-ha:adminCidrs": '["198.51.100.7", "2001:db8::/32"]',
+        "influx-ha:publicEndpoint": "false",
+        "influx-ha:udpDatabase": "app",
+        "influx-ha:dataDiskSku": "UltraSSD_LRS",
+        "influx-ha:dataDiskIops": "20000",
+        "influx-ha:statsPassword": "my-own-stats-pass",
+      }),
+    );
+    expect(config).toMatchObject({ replicas: 3, publicEndpoint: false, udpDatabase: "app", statsPassword: "my-own-stats-pass" });
+    expect(config.vm).toMatchObject({ zones: ["1", "2"], adminCidrs: ["198.51.100.7", "2001:db8::/32"] });
+    expect(config.vm!.dataDisk).toMatchObject({ sku: "UltraSSD_LRS", iops: 20000, mbps: 125 });
+  });
+
+  it("derives a stats password that HAProxy's config can hold and that changes with the admin password", () => {
+    const derived = deriveStatsPassword("correct-horse-battery");
+    expect(derived).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(deriveStatsPassword("correct-horse-battery")).toBe(derived);
+    expect(deriveStatsPassword("another-long-password")).not.toBe(derived);
+    expect(derived).not.toContain("correct");
+  });
+
+  it("lists every problem of a bad config at once, each naming its key", () => {
+    expect(
+      problems({
+        "azure-native:location": undefined,
+        "influx-ha:replicas": "1",
+        "influx-ha:databases": "telegraf",
+        "influx-ha:udpDatabase": "metrics",
+        "influx-ha:adminCidrs": '["10.0.0.300/24", "0.0.0.0/0", "192.168.1.1/24"]',
+        "influx-ha:dataDiskSku": "Standard_LRS",
+        "influx-ha:vmSize": "Standard_D4_v5",
+        "influx-ha:influxAdminPassword": "short",
+        "influx-ha:sshPublicKey": "ecdsa-sha2-nistp256 AAAA",
+        "influx-ha:adminUsername": "admin",
+        "influx-ha:publicEndpoint": "yes",
+        "influx-ha:zones": '["1", "4"]',
+        "influx-ha:subnetCidr": "10.43.0.0/24",
+      }),
+    ).toEqual([
+      'azure-native:location is not set: pulumi config set azure-native:location <region>, e.g. "westeurope"',
+      'influx-ha:replicas must be a whole number from 2 to 16, not "1"',
+      'influx-ha:databases must be a list of strings, e.g. ["a", "b"], not "telegraf"',
+      'influx-ha:databases must list at least one database to create, e.g. ["telegraf"]',
+      'influx-ha:udpDatabase "metrics" must be one of influx-ha:databases',
+      "influx-ha:influxAdminPassword must be at least 12 characters",
+      'influx-ha:publicEndpoint must be true or false, not "yes"',
+      'influx-ha:vmSize Standard_D4_v5 cannot attach premium disks; pick a size with an "s", such as Standard_D4s_v5',
+      'influx-ha:zones: "4" is not a zone; use "1", "2" and "3"',
+      'influx-ha:dataDiskSku must be one of "Premium_LRS", "PremiumV2_LRS", "UltraSSD_LRS", not "Standard_LRS"',
+      'influx-ha:adminCidrs[0] "10.0.0.300/24" must be an IP address or CIDR such as 203.0.113.0/24',
+      'influx-ha:adminCidrs[1] "0.0.0.0/0" opens SSH to the whole internet; list your own ranges',
+      'influx-ha:adminCidrs[2] "192.168.1.1/24" has host bits set; the network is 192.168.1.0/24',
+      'influx-ha:adminUsername "admin" must be a lower-case Linux user name that Azure allows (not admin, root, ...)',
+      'influx-ha:sshPublicKey must be one OpenSSH public key line ("ssh-ed25519 AAAA..." or "ssh-rsa AAAA...")',
+      "influx-ha:subnetCidr 10.43.0.0/24 must lie inside influx-ha:vnetCidr 10.42.0.0/16",
+    ]);
+  });
+
+  it("names the missing required keys with the command that sets them", () => {
+    expect(
+      problems({ "influx-ha:target": undefined, "influx-ha:influxAdminPassword": undefined, "influx-ha:databases": undefined }),
+    ).toEqual([
+      "influx-ha:target is required: pulumi config set target <value>",
+      "influx-ha:databases is required: pulumi config set --path 'databases[0]' <value>",
+      'influx-ha:databases must list at least one database to create, e.g. ["telegraf"]',
+      "influx-ha:influxAdminPassword is required: pulumi config set --secret influxAdminPassword <value>",
+    ]);
+    expect(problems({ "influx-ha:sshPublicKey": undefined })).toEqual([
+      "influx-ha:sshPublicKey is required: pulumi config set sshPublicKey <value>",
+    ]);
+  });
+
+  it("checks what only some disk SKUs, subnets and ports allow", () => {
+    expect(parseStackConfig(stackReader({ "influx-ha:dataDiskIops": "0", "influx-ha:udpDatabase": "" }))).toEqual(
+      parseStackConfig(stackReader()),
+    );
+    expect(problems({ "influx-ha:dataDiskIops": "5000" })).toEqual([
+      "influx-ha:dataDiskIops applies to PremiumV2_LRS and UltraSSD_LRS only; Premium_LRS's performance follows from its size",
+    ]);
+    expect(problems({ "influx-ha:dataDiskSku": "PremiumV2_LRS", "influx-ha:zones": "[]" })).toEqual([
+      "influx-ha:dataDiskSku PremiumV2_LRS needs zonal VMs: set influx-ha:zones, or use Premium_LRS",
+    ]);
+    expect(problems({ "influx-ha:dataDiskSizeGb": "40000" })).toEqual([
+      'influx-ha:dataDiskSizeGb must be a whole number from 4 to 32767, not "40000"',
+    ]);
+    expect(problems({ "influx-ha:subnetCidr": "10.42.1.0/28", "influx-ha:replicas": "6" })).toEqual([
+      "influx-ha:subnetCidr 10.42.1.0/28 has room for 5 nodes, not 6; use a /27 or larger",
+    ]);
+    expect(problems({ "influx-ha:udpDatabase": "telegraf", "influx-ha:udpPort": "8189" })).toEqual([
+      "influx-ha:udpPort 8189 is InfluxDB's own UDP listener on the nodes; pick another, such as 8089",
+    ]);
+    expect(problems({ "influx-ha:target": "gke" })).toEqual(['influx-ha:target must be one of "vm", "aks", "k8s", not "gke"']);
+  });
+});
