@@ -28,7 +28,12 @@ const ANSWERS = {
   },
 } as const;
 
-export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalancerNode): string {
+export interface HaproxyRenderOptions {
+  /** Started as root (a VM's systemd unit), the workers drop to this user and its group. */
+  readonly runAs?: string;
+}
+
+export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalancerNode, opts: HaproxyRenderOptions = {}): string {
   const { loadBalancer: lb, stats, tls } = topology;
   const n = NAMES;
   const ssl = tls ? ` ssl crt ${tls.certificatePath} alpn http/1.1` : "";
@@ -43,6 +48,7 @@ export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalanc
       // stdout: the journal under systemd, the log file locally, the container log on Kubernetes.
       "log stdout format raw local0 info",
       `maxconn ${lb.maxConnections}`,
+      ...(opts.runAs === undefined ? [] : [`user ${opts.runAs}`, `group ${opts.runAs}`]),
       ...(tls ? ["ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets"] : []),
     ),
     ...section(

@@ -3,7 +3,7 @@
 // each naming its key, and all before the program declares a single resource.
 // Every key is documented in Pulumi.yaml's config block and in infra/README.md.
 import { createHmac } from "node:crypto";
-import { MIN_REPLICAS } from "../topology/build.js";
+import { MIN_REPLICAS, STATS_PASSWORD } from "../topology/build.js";
 import { cidrContains, cidrProblem, subnetHostCount } from "./cidr.js";
 import { FIRST_NODE_HOST, VM_PORTS } from "./vm/plan.js";
 
@@ -98,7 +98,6 @@ const INFLUX_USERNAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 // Azure accepts RSA and Ed25519 keys for Linux VMs.
 const SSH_PUBLIC_KEY = /^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
 const VM_SIZE = /^Standard_([A-Z]+)(\d+)([a-z]*)(_[A-Za-z0-9]+)*$/;
-const STATS_PASSWORD = /^[\x21-\x26\x28-\x7e]+$/;
 
 export function parseStackConfig(read: ConfigReader): StackConfig {
   const problems: string[] = [];
@@ -106,7 +105,7 @@ export function parseStackConfig(read: ConfigReader): StackConfig {
 
   const target = c.oneOf("target", TARGETS, undefined);
   const location = read("azure-native:location") ?? "";
-  if (location === "")
+  if (location === "" && target !== "k8s")
     problems.push('azure-native:location is not set: pulumi config set azure-native:location <region>, e.g. "westeurope"');
 
   const replicas = c.integer("replicas", DEFAULTS.replicas, MIN_REPLICAS, MAX_REPLICAS);

@@ -108,6 +108,7 @@ describe("a node's cloud-init", () => {
     const cfg = filesAsCloudInitReadsThem(userData).get("/etc/haproxy/haproxy.cfg")!.content;
     expect(checkHaproxyConfig(cfg)).toEqual({ status: 0, output: expect.any(String) });
     expect(cfg).toContain("bind 0.0.0.0:8180");
+    expect(cfg).toContain("    user haproxy\n    group haproxy\n");
     expect(cfg).toContain("server relay-0 10.42.1.10:9096 check");
     expect(cfg).toContain("server influxdb-1 10.42.1.11:8086 check");
   });

@@ -122,7 +122,7 @@ const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 // HAProxy userlist user names are bare words.
 const STATS_USER = /^[A-Za-z0-9._-]+$/;
 // Rendered inside single quotes in haproxy.cfg, where nothing is escaped: printable ASCII, no space, no quote.
-const STATS_PASSWORD = /^[\x21-\x26\x28-\x7e]+$/;
+export const STATS_PASSWORD = /^[\x21-\x26\x28-\x7e]+$/;
 const HOST = /^[A-Za-z0-9.:_-]+$/;
 
 export class TopologyError extends Error {

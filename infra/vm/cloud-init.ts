@@ -90,8 +90,12 @@ export function renderCloudInit(args: NodeCloudInitArgs): string {
       content: renderReplicaConfig(topology, node.replica, { dir: INFLUXDB_DATA_DIR, authEnabled: true }),
     },
     { path: RELAY_CONFIG_PATH, permissions: "0644", content: renderRelayConfig(topology, node.relay) },
-    // It holds the stats password; HAProxy reads it as root before dropping privileges.
-    { path: "/etc/haproxy/haproxy.cfg", permissions: "0600", content: renderHaproxyConfig(topology, node.loadBalancer) },
+    // It holds the stats password; HAProxy's master reads it as root, its workers run as Debian's haproxy user.
+    {
+      path: "/etc/haproxy/haproxy.cfg",
+      permissions: "0600",
+      content: renderHaproxyConfig(topology, node.loadBalancer, { runAs: "haproxy" }),
+    },
     { path: "/etc/systemd/system/influx-relay.service", permissions: "0644", content: renderRelayUnit() },
     { path: "/etc/systemd/system/influxdb.service.d/influx-ha.conf", permissions: "0644", content: renderInfluxdbDropIn() },
   ];

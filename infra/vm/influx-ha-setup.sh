@@ -76,8 +76,9 @@ install_packages() {
   add_apt_repository influxdata "$INFLUXDATA_KEY_URL" "$INFLUXDATA_KEY_FINGERPRINT" "https://repos.influxdata.com/debian stable main"
   add_apt_repository nodesource "$NODESOURCE_KEY_URL" "$NODESOURCE_KEY_FINGERPRINT" "https://deb.nodesource.com/node_22.x nodistro main"
   retry 5 10 apt-get update -q
-  # confold: keep the influxdb.conf and haproxy.cfg that cloud-init wrote.
-  retry 5 10 apt-get install -q -y --no-install-recommends -o Dpkg::Options::=--force-confold influxdb nodejs haproxy
+  # Keep the influxdb.conf and haproxy.cfg that cloud-init wrote.
+  retry 5 10 apt-get install -q -y --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    influxdb nodejs haproxy
 }
 
 # The relay bundle is a private blob: read with the node's managed identity, checked against its SHA-256.
