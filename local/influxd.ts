@@ -10,6 +10,7 @@ import { parseJsonLossless } from "./json.js";
 import { fileSize, readFrom } from "./logfile.js";
 import { findBinary } from "./tools.js";
 import { waitFor } from "./wait.js";
+import { quoteIdentifier } from "../influxdb/influxql.js";
 import { renderInfluxdConfig, type InfluxdConfigOptions } from "../influxdb/render-config.js";
 
 export interface InfluxdProcessOptions extends Omit<InfluxdConfigOptions, "bindAddress" | "authEnabled"> {
@@ -103,7 +104,7 @@ export class InfluxdProcess {
   /** POST /query CREATE DATABASE (idempotent in InfluxDB 1.x). */
   async createDatabase(name: string): Promise<void> {
     // POST: InfluxDB 1.6 warns about CREATE in a GET ("read only context").
-    const body = new URLSearchParams({ q: `CREATE DATABASE ${quoteIdent(name)}` }).toString();
+    const body = new URLSearchParams({ q: `CREATE DATABASE ${quoteIdentifier(name)}` }).toString();
     await this.queryRequest("POST", `${this.url}/query`, body);
   }
 
@@ -112,7 +113,7 @@ export class InfluxdProcess {
    * nanosecond timestamp as a decimal string. [] when the measurement does not exist; throws if the db does not.
    */
   async points(db: string, measurement: string): Promise<Array<Record<string, unknown>>> {
-    const json = await this.query(`SELECT * FROM ${quoteIdent(measurement)}`, db);
+    const json = await this.query(`SELECT * FROM ${quoteIdentifier(measurement)}`, db);
     const rows: Array<Record<string, unknown>> = [];
     for (const result of asArray(json?.results)) {
       for (const series of asArray(result?.series)) {
@@ -256,11 +257,6 @@ function influxdEnv(): NodeJS.ProcessEnv {
     if (!key.startsWith("INFLUXDB_")) env[key] = value;
   }
   return env;
-}
-
-/** InfluxQL double-quoted identifier. */
-function quoteIdent(name: string): string {
-  return `"${name.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
 function asArray(value: unknown): any[] {

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { renderHaproxyConfig } from "../../haproxy/render.js";
+import { quoteIdentifier, quoteString } from "../../influxdb/influxql.js";
 import { renderReplicaConfig } from "../../influxdb/render-config.js";
 import { renderRelayConfig } from "../../relay/render-config.js";
 import { DATA_DISK_LUN, INFLUXDB_DATA_DIR, type VmNode, type VmPlan } from "./plan.js";
@@ -71,12 +72,12 @@ export function renderCloudInit(args: NodeCloudInitArgs): string {
     {
       path: SETUP.createAdmin,
       permissions: "0600",
-      content: `CREATE USER ${influxIdentifier(args.influxAdminUser)} WITH PASSWORD ${influxString(args.influxAdminPassword)} WITH ALL PRIVILEGES\n`,
+      content: `CREATE USER ${quoteIdentifier(args.influxAdminUser)} WITH PASSWORD ${quoteString(args.influxAdminPassword)} WITH ALL PRIVILEGES\n`,
     },
     {
       path: SETUP.createDatabases,
       permissions: "0644",
-      content: topology.databases.map((db) => `CREATE DATABASE ${influxIdentifier(db)}`).join("; ") + "\n",
+      content: topology.databases.map((db) => `CREATE DATABASE ${quoteIdentifier(db)}`).join("; ") + "\n",
     },
     { path: SETUP.script, permissions: "0755", content: SETUP_SCRIPT },
     {
@@ -111,14 +112,4 @@ export function renderCloudInit(args: NodeCloudInitArgs): string {
 /** A POSIX shell word: single quotes, with each ' written as '\''. */
 function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
-}
-
-/** An InfluxQL identifier in double quotes. */
-function influxIdentifier(name: string): string {
-  return `"${name.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
-}
-
-/** An InfluxQL string literal in single quotes. */
-function influxString(value: string): string {
-  return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
 }
