@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildSync } from "esbuild";
+import { VERSION } from "../relay/version.js";
 
 export interface RelayBundle {
   /** Absolute path of the bundle file. */
@@ -22,7 +23,6 @@ const DEFAULT_OUT_DIR = join(REPO_ROOT, "dist", "bundle");
 
 /** Bundles relay/main.ts into `outDir`/influx-relay.mjs. Deterministic: the same sources give the same bytes. */
 export function buildRelayBundle(outDir: string = DEFAULT_OUT_DIR): RelayBundle {
-  const version = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
   mkdirSync(outDir, { recursive: true });
   const path = join(outDir, RELAY_BUNDLE_FILE);
   buildSync({
@@ -33,7 +33,7 @@ export function buildRelayBundle(outDir: string = DEFAULT_OUT_DIR): RelayBundle 
     format: "esm",
     // The deployed images and VMs run Node 22; Node 20 still runs it (the tests do).
     target: "node20",
-    define: { BUNDLED_VERSION: JSON.stringify(version) },
+    define: { BUNDLED_VERSION: JSON.stringify(VERSION) },
     // Bundled CommonJS dependencies require Node's built-ins; an ES module has no `require` of its own.
     banner: {
       js: 'import { createRequire as __influxHaRequire } from "node:module";\nconst require = __influxHaRequire(import.meta.url);',
@@ -42,5 +42,5 @@ export function buildRelayBundle(outDir: string = DEFAULT_OUT_DIR): RelayBundle 
     logLevel: "error",
   });
   const sha256 = createHash("sha256").update(readFileSync(path)).digest("hex");
-  return { path, sha256, version };
+  return { path, sha256, version: VERSION };
 }
