@@ -6,6 +6,7 @@ import { parseStackConfig } from "../infra/config.js";
 import type { VmLayout } from "../infra/azure/vm-layout.js";
 import { buildRelayBundle, type RelayBundle } from "../infra/relay-bundle.js";
 import { MOCK_PUBLIC_IP, MOCK_SUBSCRIPTION as SUBSCRIPTION, setAzureMocks, value } from "./helpers/azure-mocks.js";
+import { waitFor } from "./helpers/ports.js";
 import { stackReader } from "./helpers/stack-config.js";
 import { tempDir } from "./helpers/temp.js";
 
@@ -39,9 +40,10 @@ async function declare(overrides: Record<string, string | undefined> = {}): Prom
   const layout = new VmLayout("influx-ha", { config, vm: config.vm!, relayBundle: bundle }, { transformations: [record] });
   // Resources whose inputs wait on other outputs register late: wait (bounded) until every one has.
   const custom = (d: Omit<Declared, "inputs">): boolean => d.type.startsWith("azure-native:");
-  for (let i = 0; i < 200 && !seen.filter(custom).every((d) => registered.has(d.name)); i++) await new Promise((r) => setTimeout(r, 10));
+  const allRegistered = (): boolean => seen.filter(custom).every((d) => registered.has(d.name));
+  await waitFor(async () => allRegistered(), { timeoutMs: 2_000, intervalMs: 10, what: "every resource to register" });
   const all = seen.map((d) => ({ ...d, inputs: registered.get(d.name) ?? {} }));
-  expect(all.filter(custom).every((d) => registered.has(d.name))).toBe(true);
+  expect(allRegistered()).toBe(true);
   return { layout, all };
 }
 

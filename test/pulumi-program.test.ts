@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { MOCK_PUBLIC_IP, setAzureMocks, value } from "./helpers/azure-mocks.js";
+import { waitFor } from "./helpers/ports.js";
 import { VM_STACK } from "./helpers/stack-config.js";
 
 let declaredTypes: string[] = [];
@@ -55,7 +56,7 @@ describe("the Pulumi program", () => {
     expect(await pulumi.isSecret(program.statsPassword)).toBe(true);
     // The VMs register once the relay blob's URL is known: wait for them, bounded.
     const vms = (): number => declaredTypes.filter((t) => t === "azure-native:compute:VirtualMachine").length;
-    for (let i = 0; i < 200 && vms() < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(async () => vms() >= 2, { timeoutMs: 2_000, intervalMs: 10, what: "the VMs to register" });
     expect(vms()).toBe(2);
   });
 });

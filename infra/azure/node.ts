@@ -27,11 +27,10 @@ export interface InfluxNodeArgs {
 }
 
 /** Debian 12: its haproxy (2.6) is the one the tests run against; cloud-init and waagent are in the image. */
-export const NODE_IMAGE = { publisher: "Debian", offer: "debian-12", sku: "12-gen2", version: "latest" } as const;
+const NODE_IMAGE = { publisher: "Debian", offer: "debian-12", sku: "12-gen2", version: "latest" } as const;
 const OS_DISK_GB = 64;
 
 export class InfluxNode extends pulumi.ComponentResource {
-  readonly privateIp: string;
   readonly vmId: pulumi.Output<string>;
   readonly dataDiskId: pulumi.Output<string>;
 
@@ -116,7 +115,6 @@ export class InfluxNode extends pulumi.ComponentResource {
       { parent: this, replaceOnChanges: ["osProfile.customData"], deleteBeforeReplace: true },
     );
 
-    this.privateIp = node.privateIp;
     this.vmId = vm.id;
     this.dataDiskId = disk.id;
     this.registerOutputs({ vmId: this.vmId, dataDiskId: this.dataDiskId });

@@ -49,7 +49,7 @@ export class VmLayout extends pulumi.ComponentResource {
     );
     const artifact = new RelayArtifact(`${name}-relay`, { ...common, bundle: args.relayBundle }, { parent: this });
 
-    const nodes = plan.nodes.map((node) => {
+    for (const node of plan.nodes) {
       const userData = pulumi.secret(
         pulumi.all([artifact.url, artifact.identityClientId]).apply(([url, identityClientId]) =>
           renderCloudInit({
@@ -61,7 +61,7 @@ export class VmLayout extends pulumi.ComponentResource {
           }),
         ),
       );
-      return new InfluxNode(
+      new InfluxNode(
         `${name}-${node.name}`,
         {
           ...common,
@@ -78,15 +78,15 @@ export class VmLayout extends pulumi.ComponentResource {
         // The identity's read access must exist before cloud-init fetches the bundle.
         { parent: this, dependsOn: [artifact] },
       );
-    });
+    }
 
     this.resourceGroupName = group.name;
     this.clientEndpoint = pulumi.interpolate`http://${lb.frontendAddress}:${config.clientPort}`;
     this.udpEndpoint = config.udpDatabase === undefined ? undefined : pulumi.interpolate`${lb.frontendAddress}:${config.udpPort}`;
-    this.statsUrls = nodes.map((n) => `http://${n.privateIp}:${VM_PORTS.stats}/`);
+    this.statsUrls = plan.nodes.map((n) => `http://${n.privateIp}:${VM_PORTS.stats}/`);
     this.statsUser = plan.topology.stats.user;
     this.statsPassword = pulumi.secret(config.statsPassword);
-    this.nodePrivateIps = nodes.map((n) => n.privateIp);
+    this.nodePrivateIps = plan.nodes.map((n) => n.privateIp);
     this.registerOutputs({
       resourceGroupName: this.resourceGroupName,
       clientEndpoint: this.clientEndpoint,
