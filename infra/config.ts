@@ -305,7 +305,8 @@ class Keys {
 
   /** Provisioned disk performance: undefined when unset or 0 (the SKU's baseline). */
   performance(key: string, min: number, max: number): number | undefined {
-    if (this.raw(key) === undefined || this.raw(key)?.trim() === "0") return undefined;
+    const value = this.raw(key);
+    if (value === undefined || value.trim() === "0") return undefined;
     return this.integer(key, 0, min, max);
   }
 
