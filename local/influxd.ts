@@ -14,6 +14,8 @@ import { quoteIdentifier } from "../influxdb/influxql.js";
 import { renderInfluxdConfig, type InfluxdConfigOptions } from "../influxdb/render-config.js";
 
 export interface InfluxdProcessOptions extends Omit<InfluxdConfigOptions, "bindAddress" | "authEnabled"> {
+  /** Default false. With auth on, query() and createDatabase() are refused: callers send credentials themselves. */
+  readonly authEnabled?: boolean;
   /** stop() deletes `dir` (temp dirs of tests). Default false: the data outlives the process. */
   readonly removeDirOnStop?: boolean;
   /** Path of influxd; default: found on PATH or in /usr/sbin, /usr/bin. */
@@ -85,7 +87,7 @@ export class InfluxdProcess {
     if (this.stopping) throw new Error("influxd: start() after stop()");
     if (this.running) throw new Error("influxd: already started");
     await mkdir(this.dir, { recursive: true });
-    await writeFile(this.configPath, renderInfluxdConfig({ ...this.opts, bindAddress: LOOPBACK, authEnabled: false }));
+    await writeFile(this.configPath, renderInfluxdConfig({ ...this.opts, bindAddress: LOOPBACK, authEnabled: this.opts.authEnabled ?? false }));
     await this.spawnAndWait();
     if (this.opts.udp !== undefined) await this.createDatabase(this.opts.udp.database);
   }

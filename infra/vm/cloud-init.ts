@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { renderHaproxyConfig } from "../../haproxy/render.js";
-import { quoteIdentifier, quoteString } from "../../influxdb/influxql.js";
+import { createAdminStatement, createDatabasesStatement } from "../../influxdb/influxql.js";
 import { renderReplicaConfig } from "../../influxdb/render-config.js";
 import { renderRelayConfig } from "../../relay/render-config.js";
 import { DATA_DISK_LUN, INFLUXDB_DATA_DIR, type VmNode, type VmPlan } from "./plan.js";
@@ -17,8 +17,10 @@ export const INFLUXDB_VERSION = "1.8.*";
 export const CUSTOM_DATA_MAX_BYTES = 65_535;
 
 const SETUP_SCRIPT = readFileSync(new URL("influx-ha-setup.sh", import.meta.url), "utf8");
+const BOOTSTRAP_SCRIPT = readFileSync(new URL("../../influxdb/bootstrap-replicas.sh", import.meta.url), "utf8");
 const SETUP = {
   script: "/usr/local/sbin/influx-ha-setup",
+  bootstrap: "/usr/local/sbin/influx-ha-bootstrap-replicas",
   env: "/etc/influx-ha/setup.env",
   adminPassword: "/etc/influx-ha/influx-admin-password",
   createAdmin: "/etc/influx-ha/create-admin.influxql",
@@ -56,6 +58,9 @@ export function renderCloudInit(args: NodeCloudInitArgs): string {
     INFLUXDB_URL: `http://127.0.0.1:${node.replica.httpPort}`,
     INFLUX_ADMIN_USER: args.influxAdminUser,
     INFLUX_ADMIN_PASSWORD_FILE: SETUP.adminPassword,
+    CREATE_ADMIN_FILE: SETUP.createAdmin,
+    CREATE_DATABASES_FILE: SETUP.createDatabases,
+    BOOTSTRAP_SCRIPT: SETUP.bootstrap,
     RELAY_BUNDLE_URL: args.relayBundle.url,
     RELAY_BUNDLE_SHA256: args.relayBundle.sha256,
     IDENTITY_CLIENT_ID: args.relayBundle.identityClientId,
@@ -72,14 +77,15 @@ export function renderCloudInit(args: NodeCloudInitArgs): string {
     {
       path: SETUP.createAdmin,
       permissions: "0600",
-      content: `CREATE USER ${quoteIdentifier(args.influxAdminUser)} WITH PASSWORD ${quoteString(args.influxAdminPassword)} WITH ALL PRIVILEGES\n`,
+      content: createAdminStatement(args.influxAdminUser, args.influxAdminPassword),
     },
     {
       path: SETUP.createDatabases,
       permissions: "0644",
-      content: topology.databases.map((db) => `CREATE DATABASE ${quoteIdentifier(db)}`).join("; ") + "\n",
+      content: createDatabasesStatement(topology.databases),
     },
     { path: SETUP.script, permissions: "0755", content: SETUP_SCRIPT },
+    { path: SETUP.bootstrap, permissions: "0755", content: BOOTSTRAP_SCRIPT },
     {
       path: "/etc/apt/preferences.d/influxdb",
       permissions: "0644",

@@ -101,35 +101,12 @@ install_relay() {
   systemctl restart influx-relay.service
 }
 
-# influxql FILE [auth]: posts the statements in FILE to the local InfluxDB; prints the HTTP status.
-influxql() {
-  local file=$1 auth=() body status
-  [[ ${2:-} == auth ]] && auth=(--data-urlencode "u=$INFLUX_ADMIN_USER" --data-urlencode "p@$INFLUX_ADMIN_PASSWORD_FILE")
-  body=$(mktemp)
-  status=$(curl -sS --max-time 30 -o "$body" -w '%{http_code}' -XPOST "$INFLUXDB_URL/query" "${auth[@]}" --data-urlencode "q@$file")
-  if [[ $status == 200 ]] && grep -q '"error"' "$body"; then status="200 with an error: $(cat "$body")"; fi
-  rm -f "$body"
-  echo "$status"
-}
-
 start_influxdb() {
   chown -R influxdb:influxdb "$DATA_DIR"
   systemctl daemon-reload
   systemctl enable influxdb.service
   systemctl restart influxdb.service
-  retry 60 2 curl -fsS --max-time 2 -o /dev/null "$INFLUXDB_URL/ping" || fail "InfluxDB did not answer $INFLUXDB_URL/ping within 2 minutes"
-  # The first admin user can be created without credentials only while there is no user at all; on a
-  # data disk that already has one (a replaced VM), the request is refused and the user is kept.
-  local status
-  status=$(influxql /etc/influx-ha/create-admin.influxql)
-  case "$status" in
-  200) log "created the InfluxDB admin user $INFLUX_ADMIN_USER" ;;
-  401 | 403) log "InfluxDB already has users: keeping them" ;;
-  *) fail "creating the InfluxDB admin user answered $status" ;;
-  esac
-  status=$(influxql /etc/influx-ha/create-databases.influxql auth)
-  [[ $status == 200 ]] || fail "creating the databases as $INFLUX_ADMIN_USER answered $status (is influxAdminPassword the password on this data disk?)"
-  log "databases are in place"
+  "$BOOTSTRAP_SCRIPT" "$INFLUXDB_URL" || fail "InfluxDB's admin user and databases are not in place"
 }
 
 start_haproxy() {
@@ -139,8 +116,11 @@ start_haproxy() {
 }
 
 main() {
+  # Exported: bootstrap-replicas.sh reads the admin user and the statement files from it.
+  set -a
   # shellcheck source=/dev/null
   source "$SETUP_ENV"
+  set +a
   prepare_data_disk "$DATA_DISK" "$DATA_DIR" /etc/fstab
   install_packages
   start_influxdb

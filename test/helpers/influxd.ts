@@ -13,6 +13,8 @@ export interface InfluxdOptions {
   udpDatabase?: string;
   /** [[udp]] precision: "n" (default), "u", "ms", "s", "m" or "h". */
   udpPrecision?: string;
+  /** InfluxDB's own authentication; query() and createDatabase() then need users the test creates itself. */
+  authEnabled?: boolean;
 }
 
 export interface Influxd {
@@ -66,7 +68,14 @@ export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> 
     const dir = await mkdtemp(join(tmpdir(), "influx-ha-influxd-"));
     const udp =
       opts.udpDatabase === undefined ? undefined : { port: await freeUdpPort(), database: opts.udpDatabase, precision: opts.udpPrecision };
-    const server = new InfluxdProcess({ dir, httpPort: await freePort(), rpcPort: await freePort(), udp, removeDirOnStop: true });
+    const server = new InfluxdProcess({
+      dir,
+      httpPort: await freePort(),
+      rpcPort: await freePort(),
+      udp,
+      authEnabled: opts.authEnabled ?? false,
+      removeDirOnStop: true,
+    });
     try {
       await server.start();
       return server;
