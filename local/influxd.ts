@@ -87,7 +87,10 @@ export class InfluxdProcess {
     if (this.stopping) throw new Error("influxd: start() after stop()");
     if (this.running) throw new Error("influxd: already started");
     await mkdir(this.dir, { recursive: true });
-    await writeFile(this.configPath, renderInfluxdConfig({ ...this.opts, bindAddress: LOOPBACK, authEnabled: this.opts.authEnabled ?? false }));
+    await writeFile(
+      this.configPath,
+      renderInfluxdConfig({ ...this.opts, bindAddress: LOOPBACK, authEnabled: this.opts.authEnabled ?? false }),
+    );
     await this.spawnAndWait();
     if (this.opts.udp !== undefined) await this.createDatabase(this.opts.udp.database);
   }
