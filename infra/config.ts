@@ -37,6 +37,42 @@ export interface VmConfig {
   readonly subnetCidr: string;
 }
 
+export const SERVICE_TYPES = ["LoadBalancer", "NodePort", "ClusterIP"] as const;
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+
+/** The workload on a Kubernetes cluster: targets "aks" and "k8s". */
+export interface KubernetesConfig {
+  readonly namespace: string;
+  /** The cluster's DNS domain: the relays and HAProxy reach each replica by its Service's full name. */
+  readonly clusterDomain: string;
+  readonly relays: number;
+  readonly haproxies: number;
+  /** An existing StorageClass; undefined: the program creates a Premium_LRS class on disk.csi.azure.com. */
+  readonly storageClass: string | undefined;
+  /** Each replica's volume, in GiB. */
+  readonly volumeSizeGb: number;
+  /** Of the clients' Service (HTTP, and UDP with udpDatabase). */
+  readonly serviceType: ServiceType;
+  /** Labels of the nodes the workload runs on (target k8s; on aks, the InfluxDB pool's). */
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly influxdbImage: string;
+  /** undefined: target aks builds it from relay/Dockerfile and pushes it to a registry it creates. */
+  readonly relayImage: string | undefined;
+  /** Target k8s: a kubeconfig's contents or path; undefined: the ambient one (KUBECONFIG, ~/.kube/config). */
+  readonly kubeconfig: string | undefined;
+}
+
+/** The AKS cluster: target "aks". */
+export interface AksConfig {
+  /** undefined: AKS's default version. */
+  readonly kubernetesVersion: string | undefined;
+  readonly systemVmSize: string;
+  readonly systemNodeCount: number;
+  /** The InfluxDB pool's VM size; it must support premium storage. */
+  readonly influxdbVmSize: string;
+  readonly zones: readonly string[];
+}
+
 export interface StackConfig {
   readonly target: Target;
   readonly location: string;
@@ -55,6 +91,10 @@ export interface StackConfig {
   readonly statsPassword: string;
   /** Present for target "vm". */
   readonly vm: VmConfig | undefined;
+  /** Present for targets "aks" and "k8s". */
+  readonly kubernetes: KubernetesConfig | undefined;
+  /** Present for target "aks". */
+  readonly aks: AksConfig | undefined;
 }
 
 export class StackConfigError extends Error {
@@ -81,10 +121,28 @@ const DEFAULTS = {
   clientPort: 8086,
   udpPort: 8089,
   influxAdminUser: "admin",
+  namespace: "influx-ha",
+  clusterDomain: "cluster.local",
+  relays: 2,
+  haproxies: 2,
+  serviceType: "LoadBalancer",
+  // The last 1.x image with the 1.8 data format the VMs run; Debian-based, so it has bash and curl for the Job.
+  influxdbImage: "influxdb:1.8.10",
+  systemVmSize: "Standard_D2s_v5",
+  systemNodeCount: 2,
 } as const;
 
 const MIN_PASSWORD = 12;
 const MAX_REPLICAS = 16;
+// Relays and HAProxies: one is a single point of failure.
+const MIN_INSTANCES = 2;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const DNS_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+// A label key (optional DNS prefix, then a name) and value, as Kubernetes accepts them.
+const LABEL_KEY = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
+const IMAGE_REFERENCE = /^[a-z0-9][a-z0-9._\/:-]*[A-Za-z0-9_.-](@sha256:[a-f0-9]{64})?$/;
+const KUBERNETES_VERSION = /^\d+\.\d+(\.\d+)?$/;
 // Disk size limits in GiB, per SKU.
 const DISK_SIZE_GB: Record<DataDiskSku, readonly [number, number]> = {
   Premium_LRS: [4, 32_767],
@@ -138,6 +196,8 @@ export function parseStackConfig(read: ConfigReader): StackConfig {
 
   const publicEndpoint = c.boolean("publicEndpoint", true);
   const vm = target === "vm" ? parseVmConfig(c, replicas, { database: udpDatabase, port: udpPort }, problems) : undefined;
+  const kubernetes = target === "aks" || target === "k8s" ? parseKubernetesConfig(c, target, problems) : undefined;
+  const aks = target === "aks" ? parseAksConfig(c, problems) : undefined;
 
   if (problems.length > 0) throw new StackConfigError(problems);
   return {
@@ -153,6 +213,8 @@ export function parseStackConfig(read: ConfigReader): StackConfig {
     influxAdminPassword,
     statsPassword: statsPassword ?? deriveStatsPassword(influxAdminPassword),
     vm,
+    kubernetes,
+    aks,
   };
 }
 
@@ -170,20 +232,8 @@ function parseVmConfig(
   udp: { readonly database: string | undefined; readonly port: number },
   problems: string[],
 ): VmConfig {
-  const vmSize = c.string("vmSize", DEFAULTS.vmSize) ?? DEFAULTS.vmSize;
-  const size = VM_SIZE.exec(vmSize);
-  if (size === null) {
-    problems.push(`${NAMESPACE}:vmSize "${vmSize}" is not an Azure VM size such as "${DEFAULTS.vmSize}"`);
-  } else if (!supportsPremiumStorage(size[1]!, size[3]!)) {
-    problems.push(`${NAMESPACE}:vmSize ${vmSize} cannot attach premium disks; pick a size with an "s", such as ${DEFAULTS.vmSize}`);
-  }
-
-  const zones = c.stringList("zones", AVAILABILITY_ZONES);
-  for (const zone of zones) {
-    if (!(AVAILABILITY_ZONES as readonly string[]).includes(zone))
-      problems.push(`${NAMESPACE}:zones: "${zone}" is not a zone; use "1", "2" and "3"`);
-  }
-  if (new Set(zones).size !== zones.length) problems.push(`${NAMESPACE}:zones lists a zone twice`);
+  const vmSize = premiumVmSize(c, "vmSize", DEFAULTS.vmSize, problems);
+  const zones = availabilityZones(c, problems);
 
   const sku = c.oneOf("dataDiskSku", DATA_DISK_SKUS, DEFAULTS.dataDiskSku) ?? DEFAULTS.dataDiskSku;
   const [minGb, maxGb] = DISK_SIZE_GB[sku] ?? DISK_SIZE_GB.Premium_LRS;
@@ -256,6 +306,105 @@ function parseVmConfig(
     vnetCidr,
     subnetCidr,
   };
+}
+
+function parseKubernetesConfig(c: Keys, target: "aks" | "k8s", problems: string[]): KubernetesConfig {
+  const namespace = c.string("namespace", DEFAULTS.namespace) ?? DEFAULTS.namespace;
+  if (!DNS_LABEL.test(namespace))
+    problems.push(`${NAMESPACE}:namespace "${namespace}" must be a DNS label (lower-case letters, digits, "-")`);
+  const clusterDomain = c.string("clusterDomain", DEFAULTS.clusterDomain) ?? DEFAULTS.clusterDomain;
+  if (!DNS_NAME.test(clusterDomain)) problems.push(`${NAMESPACE}:clusterDomain "${clusterDomain}" is not a DNS name such as cluster.local`);
+
+  const storageClass = c.string("storageClass", null);
+  if (storageClass !== undefined && !DNS_NAME.test(storageClass)) {
+    problems.push(`${NAMESPACE}:storageClass "${storageClass}" is not a StorageClass name`);
+  }
+  // The class the program creates is Premium_LRS; an existing class brings its own SKU.
+  const sku = c.oneOf("dataDiskSku", DATA_DISK_SKUS, DEFAULTS.dataDiskSku);
+  if (sku !== undefined && sku !== "Premium_LRS" && storageClass === undefined) {
+    problems.push(
+      `${NAMESPACE}:dataDiskSku ${sku}: on Kubernetes the created StorageClass is Premium_LRS; name your own class in ${NAMESPACE}:storageClass`,
+    );
+  }
+
+  const nodeSelector: Record<string, string> = {};
+  c.stringList("nodeSelector", []).forEach((entry, i) => {
+    const [key = "", value, ...rest] = entry.split("=");
+    if (value === undefined || rest.length > 0 || !LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) {
+      problems.push(`${NAMESPACE}:nodeSelector[${i}] "${entry}" must be a node label as key=value`);
+    } else nodeSelector[key] = value;
+  });
+  if (target === "aks" && Object.keys(nodeSelector).length > 0) {
+    problems.push(`${NAMESPACE}:nodeSelector applies to target k8s; on aks the workload runs on the InfluxDB pool`);
+  }
+
+  const image = (key: string, fallback: string | null): string | undefined => {
+    const value = c.string(key, fallback);
+    if (value !== undefined && !IMAGE_REFERENCE.test(value)) problems.push(`${NAMESPACE}:${key} "${value}" is not an image reference`);
+    return value;
+  };
+  const influxdbImage = image("influxdbImage", DEFAULTS.influxdbImage) ?? DEFAULTS.influxdbImage;
+  const relayImage = image("relayImage", null);
+  if (target === "k8s" && relayImage === undefined) {
+    problems.push(
+      `${NAMESPACE}:relayImage is required for target k8s: build relay/Dockerfile (README), push it where the cluster can pull, and set the reference`,
+    );
+  }
+
+  const kubeconfig = c.string("kubeconfig", null);
+  if (target === "aks" && kubeconfig !== undefined) {
+    problems.push(`${NAMESPACE}:kubeconfig applies to target k8s; on aks the program reads the cluster's own`);
+  }
+
+  return {
+    namespace,
+    clusterDomain,
+    relays: c.integer("relays", DEFAULTS.relays, MIN_INSTANCES, MAX_REPLICAS),
+    haproxies: c.integer("haproxies", DEFAULTS.haproxies, MIN_INSTANCES, MAX_REPLICAS),
+    storageClass,
+    volumeSizeGb: c.integer("dataDiskSizeGb", DEFAULTS.dataDiskSizeGb, ...DISK_SIZE_GB.Premium_LRS),
+    serviceType: c.oneOf("serviceType", SERVICE_TYPES, DEFAULTS.serviceType) ?? DEFAULTS.serviceType,
+    nodeSelector,
+    influxdbImage,
+    relayImage,
+    kubeconfig,
+  };
+}
+
+function parseAksConfig(c: Keys, problems: string[]): AksConfig {
+  const kubernetesVersion = c.string("kubernetesVersion", null);
+  if (kubernetesVersion !== undefined && !KUBERNETES_VERSION.test(kubernetesVersion)) {
+    problems.push(`${NAMESPACE}:kubernetesVersion "${kubernetesVersion}" must be a version such as 1.33`);
+  }
+  return {
+    kubernetesVersion,
+    systemVmSize: c.string("systemVmSize", DEFAULTS.systemVmSize) ?? DEFAULTS.systemVmSize,
+    systemNodeCount: c.integer("systemNodeCount", DEFAULTS.systemNodeCount, 1, 100),
+    influxdbVmSize: premiumVmSize(c, "vmSize", DEFAULTS.vmSize, problems),
+    zones: availabilityZones(c, problems),
+  };
+}
+
+/** A VM size that can attach premium disks. */
+function premiumVmSize(c: Keys, key: string, fallback: string, problems: string[]): string {
+  const vmSize = c.string(key, fallback) ?? fallback;
+  const size = VM_SIZE.exec(vmSize);
+  if (size === null) {
+    problems.push(`${NAMESPACE}:${key} "${vmSize}" is not an Azure VM size such as "${fallback}"`);
+  } else if (!supportsPremiumStorage(size[1]!, size[3]!)) {
+    problems.push(`${NAMESPACE}:${key} ${vmSize} cannot attach premium disks; pick a size with an "s", such as ${fallback}`);
+  }
+  return vmSize;
+}
+
+function availabilityZones(c: Keys, problems: string[]): readonly string[] {
+  const zones = c.stringList("zones", AVAILABILITY_ZONES);
+  for (const zone of zones) {
+    if (!(AVAILABILITY_ZONES as readonly string[]).includes(zone))
+      problems.push(`${NAMESPACE}:zones: "${zone}" is not a zone; use "1", "2" and "3"`);
+  }
+  if (new Set(zones).size !== zones.length) problems.push(`${NAMESPACE}:zones lists a zone twice`);
+  return zones;
 }
 
 /** Sizes with premium storage have an S in the family (DS, GS) or an "s" among the features (D4s, E8ads). */

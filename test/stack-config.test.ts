@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { deriveStatsPassword, NAMESPACE, parseStackConfig, StackConfigError } from "../infra/config.js";
-import { stackReader, VM_STACK } from "./helpers/stack-config.js";
+import { AKS_STACK, K8S_STACK, stackReader, VM_STACK } from "./helpers/stack-config.js";
 
 function problems(overrides: Record<string, string | undefined>): readonly string[] {
   try {
@@ -56,11 +56,14 @@ describe("parseStackConfig", () => {
         ]),
     );
     const keysRead = new Set<string>();
-    const config = parseStackConfig((key) => {
-      keysRead.add(key);
-      return { ...defaults, ...VM_STACK }[key];
-    });
-    expect(config).toEqual(parseStackConfig(stackReader()));
+    for (const stack of [{}, AKS_STACK, K8S_STACK]) {
+      const values = { ...defaults, ...VM_STACK, ...stack };
+      const config = parseStackConfig((key) => {
+        keysRead.add(key);
+        return values[key];
+      });
+      expect(config).toEqual(parseStackConfig(stackReader(stack)));
+    }
     const ours = [...keysRead].filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1));
     expect(ours.sort()).toEqual(Object.keys(project.config).sort());
     for (const declared of Object.values(project.config)) expect(declared.description.length).toBeGreaterThan(10);
@@ -163,5 +166,88 @@ describe("parseStackConfig", () => {
       "influx-ha:udpPort 8189 is InfluxDB's own UDP listener on the nodes; pick another, such as 8089",
     ]);
     expect(problems({ "influx-ha:target": "gke" })).toEqual(['influx-ha:target must be one of "vm", "aks", "k8s", not "gke"']);
+  });
+
+  it("fills in the Kubernetes and AKS defaults for target aks, and the operator's cluster for k8s", () => {
+    const aks = parseStackConfig(stackReader(AKS_STACK));
+    expect(aks).toMatchObject({ target: "aks", vm: undefined });
+    expect(aks.kubernetes).toEqual({
+      namespace: "influx-ha",
+      clusterDomain: "cluster.local",
+      relays: 2,
+      haproxies: 2,
+      storageClass: undefined,
+      volumeSizeGb: 256,
+      serviceType: "LoadBalancer",
+      nodeSelector: {},
+      influxdbImage: "influxdb:1.8.10",
+      relayImage: undefined,
+      kubeconfig: undefined,
+    });
+    expect(aks.aks).toEqual({
+      kubernetesVersion: undefined,
+      systemVmSize: "Standard_D2s_v5",
+      systemNodeCount: 2,
+      influxdbVmSize: "Standard_D4s_v5",
+      zones: ["1", "2", "3"],
+    });
+
+    const k8s = parseStackConfig(
+      stackReader({
+        ...K8S_STACK,
+        "influx-ha:nodeSelector": '["kubernetes.io/os=linux", "pool=influxdb"]',
+        "influx-ha:storageClass": "managed-csi-premium",
+        "influx-ha:dataDiskSku": "PremiumV2_LRS",
+        "influx-ha:serviceType": "NodePort",
+      }),
+    );
+    expect(k8s).toMatchObject({ target: "k8s", location: "", vm: undefined, aks: undefined });
+    expect(k8s.kubernetes).toMatchObject({
+      nodeSelector: { "kubernetes.io/os": "linux", pool: "influxdb" },
+      storageClass: "managed-csi-premium",
+      serviceType: "NodePort",
+      relayImage: "registry.example.com/influx-relay:0.1.0",
+    });
+  });
+
+  it("lists the problems of a Kubernetes stack, each naming its key", () => {
+    expect(
+      problems({
+        ...K8S_STACK,
+        "influx-ha:relayImage": undefined,
+        "influx-ha:namespace": "Influx_HA",
+        "influx-ha:relays": "1",
+        "influx-ha:haproxies": "1",
+        "influx-ha:dataDiskSku": "UltraSSD_LRS",
+        "influx-ha:nodeSelector": '["pool"]',
+        "influx-ha:influxdbImage": "influxdb 1.8",
+        "influx-ha:serviceType": "ExternalName",
+      }),
+    ).toEqual([
+      'influx-ha:namespace "Influx_HA" must be a DNS label (lower-case letters, digits, "-")',
+      "influx-ha:dataDiskSku UltraSSD_LRS: on Kubernetes the created StorageClass is Premium_LRS; name your own class in influx-ha:storageClass",
+      'influx-ha:nodeSelector[0] "pool" must be a node label as key=value',
+      'influx-ha:influxdbImage "influxdb 1.8" is not an image reference',
+      "influx-ha:relayImage is required for target k8s: build relay/Dockerfile (README), push it where the cluster can pull, and set the reference",
+      'influx-ha:relays must be a whole number from 2 to 16, not "1"',
+      'influx-ha:haproxies must be a whole number from 2 to 16, not "1"',
+      'influx-ha:serviceType must be one of "LoadBalancer", "NodePort", "ClusterIP", not "ExternalName"',
+    ]);
+    expect(
+      problems({
+        ...AKS_STACK,
+        "azure-native:location": undefined,
+        "influx-ha:nodeSelector": '["pool=influxdb"]',
+        "influx-ha:kubeconfig": "/root/.kube/config",
+        "influx-ha:kubernetesVersion": "latest",
+        "influx-ha:vmSize": "Standard_D4_v5",
+      }),
+    ).toEqual([
+      'azure-native:location is not set: pulumi config set azure-native:location <region>, e.g. "westeurope"',
+      "influx-ha:nodeSelector applies to target k8s; on aks the workload runs on the InfluxDB pool",
+      "influx-ha:kubeconfig applies to target k8s; on aks the program reads the cluster's own",
+      'influx-ha:kubernetesVersion "latest" must be a version such as 1.33',
+      'influx-ha:vmSize Standard_D4_v5 cannot attach premium disks; pick a size with an "s", such as Standard_D4s_v5',
+    ]);
   });
 });

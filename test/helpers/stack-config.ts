@@ -14,3 +14,17 @@ export function stackReader(overrides: Readonly<Record<string, string | undefine
   const values: Record<string, string | undefined> = { ...VM_STACK, ...overrides };
   return (key) => values[key];
 }
+
+/** An AKS stack: the VM-only keys dropped, the rest as in VM_STACK. */
+export const AKS_STACK: Readonly<Record<string, string | undefined>> = {
+  "influx-ha:target": "aks",
+  "influx-ha:sshPublicKey": undefined,
+};
+
+/** An existing cluster: no Azure location, a relay image from the operator's registry. */
+export const K8S_STACK: Readonly<Record<string, string | undefined>> = {
+  "azure-native:location": undefined,
+  "influx-ha:target": "k8s",
+  "influx-ha:sshPublicKey": undefined,
+  "influx-ha:relayImage": "registry.example.com/influx-relay:0.1.0",
+};
