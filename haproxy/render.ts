@@ -31,7 +31,19 @@ const ANSWERS = {
 export interface HaproxyRenderOptions {
   /** Started as root (a VM's systemd unit), the workers drop to this user and its group. */
   readonly runAs?: string;
+  /**
+   * The stats password is read from this environment variable when HAProxy starts, and not written into
+   * the file: on Kubernetes the file sits in a ConfigMap and the password in a Secret.
+   */
+  readonly statsPasswordEnv?: string;
+  /**
+   * Servers are DNS names that may not resolve yet when HAProxy starts (Kubernetes Services): start
+   * anyway, and follow their addresses through the system's nameservers.
+   */
+  readonly resolveAtRuntime?: boolean;
 }
+
+const RESOLVERS = "system";
 
 export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalancerNode, opts: HaproxyRenderOptions = {}): string {
   const { loadBalancer: lb, stats, tls } = topology;
@@ -62,9 +74,15 @@ export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalanc
       "timeout http-keep-alive 10s",
       `timeout queue ${ms(lb.connectTimeoutMs)}`,
       `timeout check ${ms(lb.checkIntervalMs)}`,
-      `default-server inter ${ms(lb.checkIntervalMs)} fall ${lb.checkFall} rise ${lb.checkRise}`,
+      `default-server inter ${ms(lb.checkIntervalMs)} fall ${lb.checkFall} rise ${lb.checkRise}` +
+        (opts.resolveAtRuntime ? ` init-addr last,libc,none resolvers ${RESOLVERS} resolve-prefer ipv4` : ""),
     ),
-    ...section(`userlist ${n.statsUsers}`, `user ${stats.user} insecure-password '${stats.password}'`),
+    ...(opts.resolveAtRuntime ? section(`resolvers ${RESOLVERS}`, "parse-resolv-conf", "hold valid 10s", "hold nx 10s") : []),
+    ...section(
+      `userlist ${n.statsUsers}`,
+      // HAProxy expands "${VAR}" inside double quotes only.
+      `user ${stats.user} insecure-password ${opts.statsPasswordEnv === undefined ? `'${stats.password}'` : `"\${${opts.statsPasswordEnv}}"`}`,
+    ),
     ...section(
       `frontend ${n.clientFrontend}`,
       `bind ${hostPort(loadBalancer.bindAddress, loadBalancer.port)}${ssl}`,

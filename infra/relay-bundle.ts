@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { buildSync } from "esbuild";
 import { VERSION } from "../relay/version.js";
 
@@ -43,4 +43,10 @@ export function buildRelayBundle(outDir: string = DEFAULT_OUT_DIR): RelayBundle 
   });
   const sha256 = createHash("sha256").update(readFileSync(path)).digest("hex");
   return { path, sha256, version: VERSION };
+}
+
+// `npm run bundle`: builds dist/bundle/influx-relay.mjs, the build context of relay/Dockerfile.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const bundle = buildRelayBundle();
+  console.log(`${bundle.path} (influx-relay ${bundle.version}, sha256 ${bundle.sha256})`);
 }

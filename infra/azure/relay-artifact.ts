@@ -1,20 +1,17 @@
 // How the relay reaches the VMs without npm or any outside registry: the program bundles it
 // (infra/relay-bundle.ts) and uploads it as a private blob named by its SHA-256. The nodes read it with
 // a user-assigned managed identity that may read that one container, and check the hash before running it.
-import * as authorization from "@pulumi/azure-native/authorization/index.js";
 import * as managedidentity from "@pulumi/azure-native/managedidentity/index.js";
 import * as storage from "@pulumi/azure-native/storage/index.js";
 import * as pulumi from "@pulumi/pulumi";
 import type { RelayBundle } from "../relay-bundle.js";
+import { grantBuiltInRole } from "./roles.js";
 
 export interface RelayArtifactArgs {
   readonly resourceGroupName: pulumi.Input<string>;
   readonly location: pulumi.Input<string>;
   readonly bundle: RelayBundle;
 }
-
-/** Azure's built-in role "Storage Blob Data Reader". */
-const STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1";
 
 export class RelayArtifact extends pulumi.ComponentResource {
   readonly url: pulumi.Output<string>;
@@ -59,18 +56,7 @@ export class RelayArtifact extends pulumi.ComponentResource {
     );
 
     const identity = new managedidentity.UserAssignedIdentity(`${name}-identity`, common, { parent: this });
-    const subscriptionId = authorization.getClientConfigOutput({ parent: this }).subscriptionId;
-    new authorization.RoleAssignment(
-      `${name}-reader`,
-      {
-        principalId: identity.principalId,
-        // Not the SDK's default "User": a managed identity is a service principal.
-        principalType: "ServicePrincipal",
-        roleDefinitionId: pulumi.interpolate`/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${STORAGE_BLOB_DATA_READER}`,
-        scope: container.id,
-      },
-      { parent: this },
-    );
+    grantBuiltInRole(`${name}-reader`, { role: "storageBlobDataReader", principalId: identity.principalId, scope: container.id }, this);
 
     this.url = blob.url;
     this.sha256 = args.bundle.sha256;

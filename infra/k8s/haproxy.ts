@@ -1,0 +1,99 @@
+// HAProxy: a Deployment of at least two alike pods behind the clients' Service. Its haproxy.cfg is the
+// rendered one, in a ConfigMap; the stats password comes from a Secret through the environment. The
+// config's checksum sits on the pod template, so a new config rolls the pods.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { ServiceType } from "../config.js";
+import { hardenedContainer, httpProbe, placement, POD_SECURITY } from "./pod.js";
+import { componentLabels, HAPROXY_IMAGE, K8S_PORTS, PATHS, STATS_PASSWORD_ENV, type KubernetesPlan } from "./plan.js";
+
+export interface HaproxyTierArgs {
+  readonly plan: KubernetesPlan;
+  readonly namespace: pulumi.Input<string>;
+  readonly replicas: number;
+  readonly clientService: { readonly type: ServiceType; readonly annotations: Readonly<Record<string, string>> };
+  readonly clientPort: number;
+}
+
+const labels = componentLabels("haproxy");
+
+export class HaproxyTier extends pulumi.ComponentResource {
+  readonly deployment: k8s.apps.v1.Deployment;
+  /** The clients' Service: writes, queries, /ping and /health. */
+  readonly clientService: k8s.core.v1.Service;
+
+  constructor(name: string, args: HaproxyTierArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("influx-ha:k8s:HaproxyTier", name, {}, opts);
+    const { plan, namespace } = args;
+
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      { metadata: { namespace, labels }, data: { "haproxy.cfg": plan.haproxyConfig } },
+      { parent: this },
+    );
+    const stats = new k8s.core.v1.Secret(
+      `${name}-stats`,
+      { metadata: { namespace, labels }, type: "Opaque", stringData: { password: pulumi.secret(plan.topology.stats.password) } },
+      { parent: this },
+    );
+
+    this.deployment = new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata: { name: plan.haproxyName, namespace, labels },
+        spec: {
+          replicas: args.replicas,
+          selector: { matchLabels: labels },
+          strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+          template: {
+            metadata: { labels, annotations: { "influx-ha/haproxy-cfg-sha256": plan.haproxyConfigChecksum } },
+            spec: {
+              securityContext: POD_SECURITY,
+              ...placement(plan, "haproxy", "prefer-spread"),
+              containers: [
+                hardenedContainer({
+                  name: "haproxy",
+                  image: HAPROXY_IMAGE,
+                  // The image's default command: haproxy -f /usr/local/etc/haproxy/haproxy.cfg.
+                  env: [{ name: STATS_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: stats.metadata.name, key: "password" } } }],
+                  ports: [
+                    { name: "client", containerPort: K8S_PORTS.haproxy, protocol: "TCP" },
+                    { name: "stats", containerPort: K8S_PORTS.stats, protocol: "TCP" },
+                  ],
+                  resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+                  // HAProxy's own /health: 200 while it has a relay and a replica to send to.
+                  readinessProbe: httpProbe("/health", K8S_PORTS.haproxy, 5, 2),
+                  livenessProbe: { tcpSocket: { port: "stats" }, periodSeconds: 10, failureThreshold: 6 },
+                  volumeMounts: [{ name: "config", mountPath: PATHS.haproxyConfigDir, readOnly: true }],
+                }),
+              ],
+              volumes: [{ name: "config", configMap: { name: config.metadata.name } }],
+            },
+          },
+        },
+      },
+      { parent: this },
+    );
+
+    new k8s.policy.v1.PodDisruptionBudget(
+      `${name}-pdb`,
+      { metadata: { namespace, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
+      { parent: this },
+    );
+
+    this.clientService = new k8s.core.v1.Service(
+      `${name}-client`,
+      {
+        metadata: { name: "influx-ha", namespace, labels, annotations: { ...args.clientService.annotations } },
+        spec: {
+          type: args.clientService.type,
+          selector: { ...labels },
+          ports: [{ name: "http", port: args.clientPort, targetPort: "client", protocol: "TCP" }],
+        },
+      },
+      { parent: this },
+    );
+
+    this.registerOutputs({ deploymentName: this.deployment.metadata.name, clientServiceName: this.clientService.metadata.name });
+  }
+}

@@ -1,0 +1,130 @@
+// The Kubernetes workload, planned as plain data: the topology every renderer reads, the names the pods
+// reach each other by, where the pods may run, and the rendered files their ConfigMaps hold. Pure: the
+// components in this folder only turn it into objects.
+//
+// Each replica and each relay gets its own ClusterIP Service. Its address never changes when the pod is
+// rescheduled, so the relays' UDP sockets (connected once, at start) keep working; and it routes only to
+// a ready pod, which HAProxy's checks then see. HAProxy follows the Services' DNS names at run time.
+import { createHash } from "node:crypto";
+import type { KubernetesConfig, StackConfig } from "../config.js";
+import { renderHaproxyConfig } from "../../haproxy/render.js";
+import { createDatabasesStatement } from "../../influxdb/influxql.js";
+import { renderReplicaConfig } from "../../influxdb/render-config.js";
+import { renderRelayConfig } from "../../relay/render-config.js";
+import { DEFAULTS as RELAY_DEFAULTS } from "../../relay/config.js";
+import { buildTopology } from "../../topology/build.js";
+import type { Topology } from "../../topology/model.js";
+
+/** Container ports. Every pod has its own network namespace, so HAProxy keeps InfluxDB's 8086. */
+export const K8S_PORTS = {
+  influxdbHttp: 8086,
+  influxdbRpc: 8088,
+  influxdbUdp: 8089,
+  relayHttp: 9096,
+  haproxy: 8086,
+  stats: 8404,
+} as const;
+
+export const COMPONENTS = ["influxdb", "relay", "haproxy", "bootstrap"] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+/** The InfluxDB pool's node label and taint on AKS; the pods tolerate the taint on any cluster. */
+export const DEDICATED_POOL = { key: "influx-ha/pool", value: "influxdb" } as const;
+
+/** Where things sit inside the containers. */
+export const PATHS = {
+  influxdbData: "/var/lib/influxdb",
+  influxdbConfigDir: "/etc/influxdb",
+  relayConfigDir: "/etc/influx-relay",
+  relaySpoolRoot: RELAY_DEFAULTS.spoolRoot,
+  // The haproxy image's default command reads this file.
+  haproxyConfigDir: "/usr/local/etc/haproxy",
+  bootstrapDir: "/opt/influx-ha",
+  bootstrapSecretDir: "/etc/influx-ha/secret",
+} as const;
+
+/** HAProxy 2.6 LTS: the version the tests run haproxy -c and the end-to-end layout with. */
+export const HAPROXY_IMAGE = "haproxy:2.6";
+/** The environment variable HAProxy reads the stats password from. */
+export const STATS_PASSWORD_ENV = "STATS_PASSWORD";
+// The uid and gid the non-root pods run as; fsGroup makes the volumes theirs.
+export const POD_USER = 10_001;
+
+export interface KubernetesPlan {
+  readonly namespace: string;
+  readonly topology: Topology;
+  /** The StatefulSets' names; their pods are <name>-0, <name>-1, ... and each has a Service of that name. */
+  readonly influxdbName: string;
+  readonly relayName: string;
+  readonly haproxyName: string;
+  readonly influxdbConfig: string;
+  /** File name (<relay pod name>.toml) → that relay's config: each pod reads its own. */
+  readonly relayConfigs: Readonly<Record<string, string>>;
+  readonly haproxyConfig: string;
+  /** SHA-256 of haproxy.cfg, as a pod-template annotation: a new config rolls the HAProxy pods. */
+  readonly haproxyConfigChecksum: string;
+  /** Each relay's queue volume: room for every output's full queue, and a quarter more. */
+  readonly relayQueueVolumeGi: number;
+  /** The replicas' URLs, for the bootstrap Job. */
+  readonly replicaUrls: readonly string[];
+  readonly createDatabases: string;
+  /** Node labels every pod must match. */
+  readonly nodeSelector: Readonly<Record<string, string>>;
+}
+
+export function planKubernetesWorkload(config: StackConfig, k8s: KubernetesConfig, onDedicatedPool: boolean): KubernetesPlan {
+  const udp = config.udpDatabase !== undefined;
+  const serviceHost = (name: string): string => `${name}.${k8s.namespace}.svc.${k8s.clusterDomain}`;
+  const names = { influxdb: "influxdb", relay: "relay", haproxy: "haproxy" } as const;
+  const podNames = (base: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${base}-${i}`);
+
+  const topology = buildTopology({
+    databases: config.databases,
+    ...(udp ? { udpDatabase: config.udpDatabase } : {}),
+    replicas: podNames(names.influxdb, config.replicas).map((name) => ({
+      name,
+      address: serviceHost(name),
+      httpPort: K8S_PORTS.influxdbHttp,
+      rpcPort: K8S_PORTS.influxdbRpc,
+      ...(udp ? { udpPort: K8S_PORTS.influxdbUdp } : {}),
+    })),
+    relays: podNames(names.relay, k8s.relays).map((name) => ({
+      name,
+      address: serviceHost(name),
+      httpPort: K8S_PORTS.relayHttp,
+      ...(udp ? { udpPort: config.udpPort } : {}),
+    })),
+    // The HAProxy pods are alike: one load balancer of the topology stands for all of them.
+    loadBalancers: [{ name: names.haproxy, address: serviceHost(names.haproxy), port: K8S_PORTS.haproxy, statsPort: K8S_PORTS.stats }],
+    stats: { password: config.statsPassword },
+  });
+
+  // The replicas differ only in name and address, which influxdb.conf does not hold: one file serves all.
+  const influxdbConfig = renderReplicaConfig(topology, topology.replicas[0]!, { dir: PATHS.influxdbData, authEnabled: true });
+  const haproxyConfig = renderHaproxyConfig(topology, topology.loadBalancers[0]!, {
+    statsPasswordEnv: STATS_PASSWORD_ENV,
+    resolveAtRuntime: true,
+  });
+  const queueMb = topology.replicas.length * topology.queue.bufferSizeMb;
+
+  return {
+    namespace: k8s.namespace,
+    topology,
+    influxdbName: names.influxdb,
+    relayName: names.relay,
+    haproxyName: names.haproxy,
+    influxdbConfig,
+    relayConfigs: Object.fromEntries(topology.relays.map((relay) => [`${relay.name}.toml`, renderRelayConfig(topology, relay)])),
+    haproxyConfig,
+    haproxyConfigChecksum: createHash("sha256").update(haproxyConfig).digest("hex"),
+    relayQueueVolumeGi: Math.max(1, Math.ceil((queueMb * 1.25) / 1024)),
+    replicaUrls: topology.replicas.map((r) => `http://${r.address}:${r.httpPort}`),
+    createDatabases: createDatabasesStatement(topology.databases),
+    nodeSelector: onDedicatedPool ? { [DEDICATED_POOL.key]: DEDICATED_POOL.value } : k8s.nodeSelector,
+  };
+}
+
+/** The labels that select a component's pods. */
+export function componentLabels(component: Component): Record<string, string> {
+  return { "app.kubernetes.io/name": "influx-ha", "app.kubernetes.io/component": component };
+}

@@ -1,0 +1,62 @@
+// What every influx-ha pod shares: it runs as a non-root user with nothing to escalate to, on the nodes
+// the plan allows, tolerating the InfluxDB pool's taint, and spread across zones and hosts.
+import type * as k8s from "@pulumi/kubernetes";
+import { componentLabels, DEDICATED_POOL, POD_USER, type Component, type KubernetesPlan } from "./plan.js";
+
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+type Container = k8s.types.input.core.v1.Container;
+
+export const POD_SECURITY: k8s.types.input.core.v1.PodSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: POD_USER,
+  runAsGroup: POD_USER,
+  // The volumes become writable by the pod's group; OnRootMismatch skips the walk over a large data dir.
+  fsGroup: POD_USER,
+  fsGroupChangePolicy: "OnRootMismatch",
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+export const CONTAINER_SECURITY: k8s.types.input.core.v1.SecurityContext = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+};
+
+/**
+ * How a component's pods spread: "spread" keeps two of them off one host (and evens out zones where it
+ * can); "apart" is stricter anti-affinity, for the relays, whose queues must not share a host's fate.
+ */
+export type Spreading = "spread" | "apart" | "prefer-spread";
+
+export function placement(plan: KubernetesPlan, component: Component, spreading: Spreading): Partial<PodSpec> {
+  const labelSelector = { matchLabels: componentLabels(component) };
+  const zone = { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector };
+  const host = {
+    maxSkew: 1,
+    topologyKey: "kubernetes.io/hostname",
+    whenUnsatisfiable: spreading === "prefer-spread" ? "ScheduleAnyway" : "DoNotSchedule",
+    labelSelector,
+  };
+  return {
+    ...(Object.keys(plan.nodeSelector).length > 0 ? { nodeSelector: { ...plan.nodeSelector } } : {}),
+    tolerations: [{ key: DEDICATED_POOL.key, operator: "Equal", value: DEDICATED_POOL.value, effect: "NoSchedule" }],
+    topologySpreadConstraints: [zone, host],
+    ...(spreading === "apart"
+      ? {
+          affinity: {
+            podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: "kubernetes.io/hostname", labelSelector }] },
+          },
+        }
+      : {}),
+  };
+}
+
+/** A container with the shared hardening: read-only root filesystem, no capabilities, no privilege escalation. */
+export function hardenedContainer(container: Container): Container {
+  return { imagePullPolicy: "IfNotPresent", ...container, securityContext: CONTAINER_SECURITY };
+}
+
+/** A GET probe; Kubernetes counts any 2xx or 3xx, so InfluxDB's 204 to /ping passes. */
+export function httpProbe(path: string, port: number, periodSeconds: number, failureThreshold: number): k8s.types.input.core.v1.Probe {
+  return { httpGet: { path, port }, periodSeconds, failureThreshold, timeoutSeconds: 3 };
+}

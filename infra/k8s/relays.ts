@@ -1,0 +1,131 @@
+// The relays: a StatefulSet, because each relay's durable queue needs a volume of its own that follows
+// it. Each pod reads its own rendered config (<pod name>.toml), is ready while it can take writes
+// (/health), and never shares a host with another relay. With UDP on, a Service takes the clients'
+// datagrams to the relays.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { ServiceType } from "../config.js";
+import { hardenedContainer, httpProbe, placement, POD_SECURITY } from "./pod.js";
+import { componentLabels, K8S_PORTS, PATHS, type KubernetesPlan } from "./plan.js";
+import { replicaServices } from "./services.js";
+
+export interface RelayTierArgs {
+  readonly plan: KubernetesPlan;
+  readonly namespace: pulumi.Input<string>;
+  readonly image: pulumi.Input<string>;
+  readonly storageClassName: pulumi.Input<string>;
+  /** Of the clients' UDP Service, and its annotations (an internal Azure load balancer, for one). */
+  readonly clientService: { readonly type: ServiceType; readonly annotations: Readonly<Record<string, string>> };
+  readonly udpPort: number;
+  /** The replicas' Services: each relay resolves them once, when it starts. */
+  readonly replicaServices: readonly pulumi.Resource[];
+}
+
+const labels = componentLabels("relay");
+
+export class RelayTier extends pulumi.ComponentResource {
+  readonly statefulSet: k8s.apps.v1.StatefulSet;
+  readonly services: k8s.core.v1.Service[];
+  /** The clients' UDP Service, when UDP is on. */
+  readonly udpService: k8s.core.v1.Service | undefined;
+
+  constructor(name: string, args: RelayTierArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("influx-ha:k8s:RelayTier", name, {}, opts);
+    const { plan, namespace } = args;
+    const relayUdpPort = plan.topology.relays[0]!.udpPort;
+
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      { metadata: { namespace, labels }, data: { ...plan.relayConfigs } },
+      { parent: this },
+    );
+    const services = replicaServices(this, name, {
+      namespace,
+      labels,
+      statefulSetName: plan.relayName,
+      podNames: plan.topology.relays.map((r) => r.name),
+      ports: [{ name: "http", port: K8S_PORTS.relayHttp, targetPort: "http", protocol: "TCP" }],
+    });
+
+    this.statefulSet = new k8s.apps.v1.StatefulSet(
+      `${name}-statefulset`,
+      {
+        metadata: { name: plan.relayName, namespace, labels },
+        spec: {
+          serviceName: services.headless.metadata.name,
+          replicas: plan.topology.relays.length,
+          podManagementPolicy: "Parallel",
+          selector: { matchLabels: labels },
+          persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+          template: {
+            metadata: { labels },
+            spec: {
+              securityContext: POD_SECURITY,
+              ...placement(plan, "relay", "apart"),
+              // Time to answer the writes in flight and close the queues cleanly.
+              terminationGracePeriodSeconds: 60,
+              containers: [
+                hardenedContainer({
+                  name: "relay",
+                  image: args.image,
+                  // $(POD_NAME) is expanded by Kubernetes: relay-0 reads relay-0.toml.
+                  args: ["-config", `${PATHS.relayConfigDir}/$(POD_NAME).toml`],
+                  env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+                  ports: [
+                    { name: "http", containerPort: K8S_PORTS.relayHttp, protocol: "TCP" },
+                    ...(relayUdpPort === undefined ? [] : [{ name: "udp", containerPort: relayUdpPort, protocol: "UDP" }]),
+                  ],
+                  resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "1Gi" } },
+                  // Ready while it can take writes: /health answers 503 when no replica takes them.
+                  readinessProbe: httpProbe("/health", K8S_PORTS.relayHttp, 5, 2),
+                  livenessProbe: httpProbe("/ping", K8S_PORTS.relayHttp, 10, 6),
+                  volumeMounts: [
+                    { name: "queue", mountPath: PATHS.relaySpoolRoot },
+                    { name: "config", mountPath: PATHS.relayConfigDir, readOnly: true },
+                  ],
+                }),
+              ],
+              volumes: [{ name: "config", configMap: { name: config.metadata.name } }],
+            },
+          },
+          volumeClaimTemplates: [
+            {
+              metadata: { name: "queue", labels },
+              spec: {
+                accessModes: ["ReadWriteOnce"],
+                storageClassName: args.storageClassName,
+                resources: { requests: { storage: `${plan.relayQueueVolumeGi}Gi` } },
+              },
+            },
+          ],
+        },
+      },
+      { parent: this, dependsOn: [services.headless, ...args.replicaServices] },
+    );
+
+    new k8s.policy.v1.PodDisruptionBudget(
+      `${name}-pdb`,
+      { metadata: { namespace, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
+      { parent: this },
+    );
+
+    this.udpService =
+      relayUdpPort === undefined
+        ? undefined
+        : new k8s.core.v1.Service(
+            `${name}-udp`,
+            {
+              metadata: { name: "influx-ha-udp", namespace, labels, annotations: { ...args.clientService.annotations } },
+              spec: {
+                type: args.clientService.type,
+                selector: { ...labels },
+                ports: [{ name: "udp", port: args.udpPort, targetPort: "udp", protocol: "UDP" }],
+              },
+            },
+            { parent: this },
+          );
+
+    this.services = services.perPod;
+    this.registerOutputs({ statefulSetName: this.statefulSet.metadata.name });
+  }
+}
