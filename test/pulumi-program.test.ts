@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { MOCK_PUBLIC_IP, setAzureMocks, value } from "./helpers/azure-mocks.js";
 import { waitFor } from "./helpers/ports.js";
-import { VM_STACK } from "./helpers/stack-config.js";
+import { AKS_STACK, K8S_STACK, VM_STACK } from "./helpers/stack-config.js";
 
 let declaredTypes: string[] = [];
 
@@ -43,9 +43,30 @@ describe("the Pulumi program", () => {
     expect(declaredTypes).toEqual([]);
   });
 
-  it("refuses the targets that are not built yet, before declaring anything", async () => {
-    await expect(runProgram({ "influx-ha:target": "aks" })).rejects.toThrow('influx-ha:target "aks" is not available yet; "vm" is');
-    expect(declaredTypes).toEqual([]);
+  it("declares an AKS cluster and the workload on it for target aks, with no VMs", async () => {
+    const program = await runProgram({ ...AKS_STACK, "influx-ha:relayImage": "registry.example.com/influx-relay:0.1.0" });
+    expect(await value(program.clientEndpoint)).toBe(`http://${MOCK_PUBLIC_IP}:8086`);
+    expect(program.udpEndpoint).toBeUndefined();
+    expect(await pulumi.isSecret(program.kubeconfig!)).toBe(true);
+    expect(await value(program.namespace!)).toBe("influx-ha");
+    const workload = (): number => declaredTypes.filter((t) => t === "kubernetes:apps/v1:StatefulSet").length;
+    await waitFor(async () => workload() >= 2, { timeoutMs: 2_000, intervalMs: 10, what: "the StatefulSets to register" });
+    expect(declaredTypes).toContain("azure-native:containerservice:ManagedCluster");
+    expect(declaredTypes).not.toContain("azure-native:compute:VirtualMachine");
+  });
+
+  it("declares only the workload for target k8s, through a provider for the stack's kubeconfig", async () => {
+    const program = await runProgram({
+      ...K8S_STACK,
+      "influx-ha:serviceType": "ClusterIP",
+      "influx-ha:kubeconfig": "/etc/influx-ha/kubeconfig",
+    });
+    expect(await value(program.clientEndpoint)).toBe("http://influx-ha.influx-ha.svc.cluster.local:8086");
+    expect(program.resourceGroupName).toBeUndefined();
+    const workload = (): number => declaredTypes.filter((t) => t.startsWith("kubernetes:")).length;
+    await waitFor(async () => workload() >= 20, { timeoutMs: 2_000, intervalMs: 10, what: "the workload to register" });
+    expect(declaredTypes).toContain("pulumi:providers:kubernetes");
+    expect(declaredTypes.filter((t) => t.startsWith("azure-native:"))).toEqual([]);
   });
 
   it("declares the VM layout for target vm and exports its endpoints", async () => {

@@ -1,5 +1,6 @@
-// The relay bundle the VMs download: built here and run by plain node, with no node_modules beside it,
-// writing to two real InfluxDBs.
+// The relay bundle the VMs download and relay/Dockerfile copies into the image: built here and run by
+// plain node, with no node_modules beside it, writing to two real InfluxDBs. (No Docker engine runs here,
+// so the image itself is not built; the Dockerfile is checked for what the pods rely on.)
 import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,6 +28,19 @@ afterAll(async () => {
 });
 
 describe("the relay bundle", () => {
+  it("is what relay/Dockerfile copies and runs, on Node 22 as a non-root user, with the pods' -config flag", () => {
+    const dockerfile = readFileSync(new URL("../relay/Dockerfile", import.meta.url), "utf8");
+    const instructions = dockerfile.split("\n").filter((line) => /^[A-Z]+ /.test(line));
+    expect(instructions).toEqual([
+      "FROM gcr.io/distroless/nodejs22-debian12:nonroot",
+      `COPY ${RELAY_BUNDLE_FILE} /app/${RELAY_BUNDLE_FILE}`,
+      "USER nonroot",
+      "EXPOSE 9096",
+      `ENTRYPOINT ["/nodejs/bin/node", "/app/${RELAY_BUNDLE_FILE}"]`,
+      'CMD ["-config", "/etc/influx-relay/relay.toml"]',
+    ]);
+  });
+
   it("is one file, named by a SHA-256 of its bytes, and the same bytes on every build", () => {
     expect(bundle.path.endsWith(RELAY_BUNDLE_FILE)).toBe(true);
     expect(execFileSync("sha256sum", [bundle.path], { encoding: "utf8" }).split(" ")[0]).toBe(bundle.sha256);

@@ -17,6 +17,8 @@ export interface DatabaseBootstrapArgs {
   readonly image: string;
   /** Keys username, password and create-admin.influxql. */
   readonly adminSecretName: pulumi.Input<string>;
+  /** The replicas' StatefulSet and Services: Pulumi waits for them to be ready, so the Job seldom waits for /ping. */
+  readonly replicas: readonly pulumi.Resource[];
 }
 
 const labels = componentLabels("bootstrap");
@@ -81,7 +83,7 @@ export class DatabaseBootstrap extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this },
+      { parent: this, dependsOn: [...args.replicas] },
     );
 
     this.registerOutputs({ jobName: this.job.metadata.name });

@@ -114,9 +114,14 @@ export class InfluxHaWorkload extends pulumi.ComponentResource {
     new NetworkPolicies(`${name}-netpol`, { plan, namespace }, { parent: this });
     new DatabaseBootstrap(
       `${name}-bootstrap`,
-      { plan, namespace, image: kubernetes.influxdbImage, adminSecretName: admin.metadata.name },
-      // Pulumi waits for the replicas to be ready first, so the Job seldom has to wait for /ping.
-      { parent: this, dependsOn: [influxdb.statefulSet, ...influxdb.services] },
+      {
+        plan,
+        namespace,
+        image: kubernetes.influxdbImage,
+        adminSecretName: admin.metadata.name,
+        replicas: [influxdb.statefulSet, ...influxdb.services],
+      },
+      { parent: this },
     );
 
     this.plan = plan;

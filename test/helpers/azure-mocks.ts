@@ -73,3 +73,14 @@ function kubernetesComputed(args: pulumi.runtime.MockResourceArgs): Record<strin
   return state;
 }
 
+// Pulumi's marker for a secret value as the engine receives it.
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** The inputs with every secret replaced by its value. */
+export function unwrapSecrets(input: unknown): unknown {
+  if (Array.isArray(input)) return input.map(unwrapSecrets);
+  if (input === null || typeof input !== "object") return input;
+  const record = input as Record<string, unknown>;
+  if (record["4dabf18193072939515e22adb298388d"] === SECRET_SIG) return unwrapSecrets(record.value);
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrapSecrets(v)]));
+}
