@@ -4,7 +4,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServiceType } from "../config.js";
-import { hardenedContainer, httpProbe, placement, POD_SECURITY } from "./pod.js";
+import { hardenedContainer, httpProbe, onePodAtATime, placement, POD_SECURITY } from "./pod.js";
 import { componentLabels, HAPROXY_IMAGE, K8S_PORTS, PATHS, STATS_PASSWORD_ENV, type KubernetesPlan } from "./plan.js";
 
 export interface HaproxyTierArgs {
@@ -75,11 +75,7 @@ export class HaproxyTier extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    new k8s.policy.v1.PodDisruptionBudget(
-      `${name}-pdb`,
-      { metadata: { namespace, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
-      { parent: this },
-    );
+    onePodAtATime(this, `${name}-pdb`, namespace, labels);
 
     this.clientService = new k8s.core.v1.Service(
       `${name}-client`,

@@ -4,7 +4,7 @@
 // one replica at a time.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { hardenedContainer, httpProbe, placement, POD_SECURITY } from "./pod.js";
+import { hardenedContainer, httpProbe, onePodAtATime, placement, POD_SECURITY, volumeClaim } from "./pod.js";
 import { componentLabels, K8S_PORTS, PATHS, type KubernetesPlan } from "./plan.js";
 import { replicaServices, type ServicePort } from "./services.js";
 
@@ -94,26 +94,13 @@ export class InfluxDbReplicas extends pulumi.ComponentResource {
               volumes: [{ name: "config", configMap: { name: config.metadata.name } }],
             },
           },
-          volumeClaimTemplates: [
-            {
-              metadata: { name: "data", labels },
-              spec: {
-                accessModes: ["ReadWriteOnce"],
-                storageClassName: args.storageClassName,
-                resources: { requests: { storage: `${args.volumeSizeGb}Gi` } },
-              },
-            },
-          ],
+          volumeClaimTemplates: [volumeClaim("data", labels, args.storageClassName, args.volumeSizeGb)],
         },
       },
       { parent: this, dependsOn: [services.headless] },
     );
 
-    new k8s.policy.v1.PodDisruptionBudget(
-      `${name}-pdb`,
-      { metadata: { namespace, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
-      { parent: this },
-    );
+    onePodAtATime(this, `${name}-pdb`, namespace, labels);
 
     this.services = services.perPod;
     this.registerOutputs({ statefulSetName: this.statefulSet.metadata.name });

@@ -1,6 +1,8 @@
 // What every influx-ha pod shares: it runs as a non-root user with nothing to escalate to, on the nodes
-// the plan allows, tolerating the InfluxDB pool's taint, and spread across zones and hosts.
-import type * as k8s from "@pulumi/kubernetes";
+// the plan allows, tolerating the InfluxDB pool's taint, and spread across zones and hosts; a volume of
+// its own where it keeps state, and a disruption budget that lets a drain take one pod at a time.
+import * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import { componentLabels, DEDICATED_POOL, POD_USER, type Component, type KubernetesPlan } from "./plan.js";
 
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -23,8 +25,9 @@ export const CONTAINER_SECURITY: k8s.types.input.core.v1.SecurityContext = {
 };
 
 /**
- * How a component's pods spread: "spread" keeps two of them off one host (and evens out zones where it
- * can); "apart" is stricter anti-affinity, for the relays, whose queues must not share a host's fate.
+ * How a component's pods spread across zones (where it can) and hosts: "spread" never puts two on one
+ * host; "apart" adds required anti-affinity, for the relays, whose queues must not share a host's fate;
+ * "prefer-spread" lets them share a host when no other is free (HAProxy, the Job).
  */
 export type Spreading = "spread" | "apart" | "prefer-spread";
 
@@ -59,4 +62,31 @@ export function hardenedContainer(container: Container): Container {
 /** A GET probe; Kubernetes counts any 2xx or 3xx, so InfluxDB's 204 to /ping passes. */
 export function httpProbe(path: string, port: number, periodSeconds: number, failureThreshold: number): k8s.types.input.core.v1.Probe {
   return { httpGet: { path, port }, periodSeconds, failureThreshold, timeoutSeconds: 3 };
+}
+
+/** A StatefulSet's volume claim template: one ReadWriteOnce volume per pod. */
+export function volumeClaim(
+  name: string,
+  labels: Readonly<Record<string, string>>,
+  storageClassName: pulumi.Input<string>,
+  sizeGi: number,
+): k8s.types.input.core.v1.PersistentVolumeClaim {
+  return {
+    metadata: { name, labels: { ...labels } },
+    spec: { accessModes: ["ReadWriteOnce"], storageClassName, resources: { requests: { storage: `${sizeGi}Gi` } } },
+  };
+}
+
+/** maxUnavailable 1: a node drain or an upgrade takes one of the component's pods at a time. */
+export function onePodAtATime(
+  parent: pulumi.Resource,
+  name: string,
+  namespace: pulumi.Input<string>,
+  labels: Readonly<Record<string, string>>,
+): k8s.policy.v1.PodDisruptionBudget {
+  return new k8s.policy.v1.PodDisruptionBudget(
+    name,
+    { metadata: { namespace, labels: { ...labels } }, spec: { maxUnavailable: 1, selector: { matchLabels: { ...labels } } } },
+    { parent },
+  );
 }

@@ -5,7 +5,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServiceType } from "../config.js";
-import { hardenedContainer, httpProbe, placement, POD_SECURITY } from "./pod.js";
+import { hardenedContainer, httpProbe, onePodAtATime, placement, POD_SECURITY, volumeClaim } from "./pod.js";
 import { componentLabels, K8S_PORTS, PATHS, type KubernetesPlan } from "./plan.js";
 import { replicaServices } from "./services.js";
 
@@ -88,26 +88,13 @@ export class RelayTier extends pulumi.ComponentResource {
               volumes: [{ name: "config", configMap: { name: config.metadata.name } }],
             },
           },
-          volumeClaimTemplates: [
-            {
-              metadata: { name: "queue", labels },
-              spec: {
-                accessModes: ["ReadWriteOnce"],
-                storageClassName: args.storageClassName,
-                resources: { requests: { storage: `${plan.relayQueueVolumeGi}Gi` } },
-              },
-            },
-          ],
+          volumeClaimTemplates: [volumeClaim("queue", labels, args.storageClassName, plan.relayQueueVolumeGi)],
         },
       },
       { parent: this, dependsOn: [services.headless, ...args.replicaServices] },
     );
 
-    new k8s.policy.v1.PodDisruptionBudget(
-      `${name}-pdb`,
-      { metadata: { namespace, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
-      { parent: this },
-    );
+    onePodAtATime(this, `${name}-pdb`, namespace, labels);
 
     this.udpService =
       relayUdpPort === undefined
