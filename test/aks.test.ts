@@ -29,7 +29,12 @@ interface Declared {
 }
 
 let registered = new Map<string, Record<string, any>>();
-await setAzureMocks((args) => registered.set(args.name, unwrapSecrets(args.inputs) as Record<string, any>));
+/** The provider reference each resource was registered with, by resource name. */
+const providers = new Map<string, string | undefined>();
+await setAzureMocks((args) => {
+  registered.set(args.name, unwrapSecrets(args.inputs) as Record<string, any>);
+  providers.set(args.name, args.provider);
+});
 
 let bundle: RelayBundle;
 beforeAll(async () => {
@@ -100,6 +105,7 @@ describe("the AKS layout", () => {
     // Every Kubernetes object goes to the new cluster, through that provider.
     const k8sObjects = all.filter((d) => d.type.startsWith("kubernetes:"));
     expect(k8sObjects.length).toBeGreaterThan(20);
+    for (const object of k8sObjects) expect(providers.get(object.name), object.name).toMatch(/::influx-ha-aks-provider::/);
   });
 
   it("builds the relay image into its own registry and lets the kubelet pull it", async () => {
