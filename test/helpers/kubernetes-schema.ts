@@ -2,7 +2,11 @@
 /** Throws, naming the object and the failing fields, when the schema refuses it. */
 export async function validateKubernetesObject(object: Record<string, any>): Promise<void> {
   const { apiVersion, kind } = object as { apiVersion: string; kind: string };
-  const module = (await import(`kubernetes-models/${apiVersion}/${kind}`)) as Record<string, new (data: unknown) => { validate(): void }>;
+  // Resolved at run time from the object's own apiVersion and kind, so vite is told not to analyse it.
+  const module = (await import(/* @vite-ignore */ `kubernetes-models/${apiVersion}/${kind}`)) as Record<
+    string,
+    new (data: unknown) => { validate(): void }
+  >;
   const Model = module[kind];
   if (Model === undefined) throw new Error(`kubernetes-models has no ${apiVersion} ${kind}`);
   try {
