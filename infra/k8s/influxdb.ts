@@ -4,9 +4,9 @@
 // one replica at a time.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { hardenedContainer, httpProbe, onePodAtATime, placement, POD_SECURITY, volumeClaim } from "./pod.js";
+import { hardenedContainer, httpProbe } from "./pod.js";
 import { componentLabels, K8S_PORTS, PATHS, type KubernetesPlan } from "./plan.js";
-import { replicaServices, type ServicePort } from "./services.js";
+import { statefulPods, type ServicePort } from "./stateful-pods.js";
 
 export interface InfluxDbReplicasArgs {
   readonly plan: KubernetesPlan;
@@ -22,7 +22,7 @@ const labels = componentLabels("influxdb");
 
 export class InfluxDbReplicas extends pulumi.ComponentResource {
   readonly statefulSet: k8s.apps.v1.StatefulSet;
-  /** The per-replica Services, which HAProxy and the relays resolve when they start. */
+  /** The per-replica Services; the relays resolve them when they start. */
   readonly services: k8s.core.v1.Service[];
 
   constructor(name: string, args: InfluxDbReplicasArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -39,70 +39,42 @@ export class InfluxDbReplicas extends pulumi.ComponentResource {
       { name: "http", port: K8S_PORTS.influxdbHttp, targetPort: "http", protocol: "TCP" },
       ...(udpPort === undefined ? [] : [{ name: "udp", port: udpPort, targetPort: "udp", protocol: "UDP" } as const]),
     ];
-    const services = replicaServices(this, name, {
+    const credential = (key: string) => ({ valueFrom: { secretKeyRef: { name: args.adminSecretName, key } } });
+    const pods = statefulPods(this, name, {
+      plan,
       namespace,
-      labels,
-      statefulSetName: plan.influxdbName,
+      component: "influxdb",
+      setName: plan.influxdbName,
       podNames: plan.topology.replicas.map((r) => r.name),
-      ports,
+      spreading: "spread",
+      // influxd flushes its cache on SIGTERM; a large one takes a while.
+      terminationGracePeriodSeconds: 120,
+      servicePorts: ports,
+      container: hardenedContainer({
+        name: "influxdb",
+        image: args.image,
+        // Straight to influxd: the image's entrypoint script would set up users itself.
+        command: ["influxd", "-config", `${PATHS.influxdbConfigDir}/influxdb.conf`],
+        ports: [
+          { name: "http", containerPort: K8S_PORTS.influxdbHttp, protocol: "TCP" },
+          ...(udpPort === undefined ? [] : [{ name: "udp", containerPort: udpPort, protocol: "UDP" }]),
+        ],
+        env: [
+          { name: "INFLUX_USERNAME", ...credential("username") },
+          { name: "INFLUX_PASSWORD", ...credential("password") },
+        ],
+        resources: { requests: { cpu: "1", memory: "4Gi" }, limits: { memory: "12Gi" } },
+        // Opening a large data directory takes minutes; liveness waits for the first /ping.
+        startupProbe: httpProbe("/ping", K8S_PORTS.influxdbHttp, 10, 90),
+        readinessProbe: httpProbe("/ping", K8S_PORTS.influxdbHttp, 5, 2),
+        livenessProbe: httpProbe("/ping", K8S_PORTS.influxdbHttp, 10, 6),
+      }),
+      config: { mapName: config.metadata.name, mountPath: PATHS.influxdbConfigDir },
+      volume: { name: "data", mountPath: PATHS.influxdbData, storageClassName: args.storageClassName, sizeGi: args.volumeSizeGb },
     });
 
-    const credential = (key: string) => ({ valueFrom: { secretKeyRef: { name: args.adminSecretName, key } } });
-    this.statefulSet = new k8s.apps.v1.StatefulSet(
-      `${name}-statefulset`,
-      {
-        metadata: { name: plan.influxdbName, namespace, labels },
-        spec: {
-          serviceName: services.headless.metadata.name,
-          replicas: plan.topology.replicas.length,
-          // The replicas are independent copies: none waits for another to start or update.
-          podManagementPolicy: "Parallel",
-          selector: { matchLabels: labels },
-          persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
-          template: {
-            metadata: { labels },
-            spec: {
-              securityContext: POD_SECURITY,
-              ...placement(plan, "influxdb", "spread"),
-              // influxd flushes its cache on SIGTERM; a large one takes a while.
-              terminationGracePeriodSeconds: 120,
-              containers: [
-                hardenedContainer({
-                  name: "influxdb",
-                  image: args.image,
-                  // Straight to influxd: the image's entrypoint script would set up users itself.
-                  command: ["influxd", "-config", `${PATHS.influxdbConfigDir}/influxdb.conf`],
-                  ports: [
-                    { name: "http", containerPort: K8S_PORTS.influxdbHttp, protocol: "TCP" },
-                    ...(udpPort === undefined ? [] : [{ name: "udp", containerPort: udpPort, protocol: "UDP" }]),
-                  ],
-                  env: [
-                    { name: "INFLUX_USERNAME", ...credential("username") },
-                    { name: "INFLUX_PASSWORD", ...credential("password") },
-                  ],
-                  resources: { requests: { cpu: "1", memory: "4Gi" }, limits: { memory: "12Gi" } },
-                  // Opening a large data directory takes minutes; liveness waits for the first /ping.
-                  startupProbe: httpProbe("/ping", K8S_PORTS.influxdbHttp, 10, 90),
-                  readinessProbe: httpProbe("/ping", K8S_PORTS.influxdbHttp, 5, 2),
-                  livenessProbe: httpProbe("/ping", K8S_PORTS.influxdbHttp, 10, 6),
-                  volumeMounts: [
-                    { name: "data", mountPath: PATHS.influxdbData },
-                    { name: "config", mountPath: PATHS.influxdbConfigDir, readOnly: true },
-                  ],
-                }),
-              ],
-              volumes: [{ name: "config", configMap: { name: config.metadata.name } }],
-            },
-          },
-          volumeClaimTemplates: [volumeClaim("data", labels, args.storageClassName, args.volumeSizeGb)],
-        },
-      },
-      { parent: this, dependsOn: [services.headless] },
-    );
-
-    onePodAtATime(this, `${name}-pdb`, namespace, labels);
-
-    this.services = services.perPod;
+    this.statefulSet = pods.statefulSet;
+    this.services = pods.services;
     this.registerOutputs({ statefulSetName: this.statefulSet.metadata.name });
   }
 }

@@ -5,9 +5,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServiceType } from "../config.js";
-import { hardenedContainer, httpProbe, onePodAtATime, placement, POD_SECURITY, volumeClaim } from "./pod.js";
+import { hardenedContainer, httpProbe } from "./pod.js";
 import { componentLabels, K8S_PORTS, PATHS, type KubernetesPlan } from "./plan.js";
-import { replicaServices } from "./services.js";
+import { statefulPods } from "./stateful-pods.js";
 
 export interface RelayTierArgs {
   readonly plan: KubernetesPlan;
@@ -39,62 +39,35 @@ export class RelayTier extends pulumi.ComponentResource {
       { metadata: { namespace, labels }, data: { ...plan.relayConfigs } },
       { parent: this },
     );
-    const services = replicaServices(this, name, {
+    const pods = statefulPods(this, name, {
+      plan,
       namespace,
-      labels,
-      statefulSetName: plan.relayName,
+      component: "relay",
+      setName: plan.relayName,
       podNames: plan.topology.relays.map((r) => r.name),
-      ports: [{ name: "http", port: K8S_PORTS.relayHttp, targetPort: "http", protocol: "TCP" }],
+      spreading: "apart",
+      // Time to answer the writes in flight and close the queues cleanly.
+      terminationGracePeriodSeconds: 60,
+      servicePorts: [{ name: "http", port: K8S_PORTS.relayHttp, targetPort: "http", protocol: "TCP" }],
+      container: hardenedContainer({
+        name: "relay",
+        image: args.image,
+        // $(POD_NAME) is expanded by Kubernetes: relay-0 reads relay-0.toml.
+        args: ["-config", `${PATHS.relayConfigDir}/$(POD_NAME).toml`],
+        env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+        ports: [
+          { name: "http", containerPort: K8S_PORTS.relayHttp, protocol: "TCP" },
+          ...(relayUdpPort === undefined ? [] : [{ name: "udp", containerPort: relayUdpPort, protocol: "UDP" }]),
+        ],
+        resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "1Gi" } },
+        // Ready while it can take writes: /health answers 503 when no replica takes them.
+        readinessProbe: httpProbe("/health", K8S_PORTS.relayHttp, 5, 2),
+        livenessProbe: httpProbe("/ping", K8S_PORTS.relayHttp, 10, 6),
+      }),
+      config: { mapName: config.metadata.name, mountPath: PATHS.relayConfigDir },
+      volume: { name: "queue", mountPath: PATHS.relaySpoolRoot, storageClassName: args.storageClassName, sizeGi: plan.relayQueueVolumeGi },
+      startAfter: args.replicaServices,
     });
-
-    this.statefulSet = new k8s.apps.v1.StatefulSet(
-      `${name}-statefulset`,
-      {
-        metadata: { name: plan.relayName, namespace, labels },
-        spec: {
-          serviceName: services.headless.metadata.name,
-          replicas: plan.topology.relays.length,
-          podManagementPolicy: "Parallel",
-          selector: { matchLabels: labels },
-          persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
-          template: {
-            metadata: { labels },
-            spec: {
-              securityContext: POD_SECURITY,
-              ...placement(plan, "relay", "apart"),
-              // Time to answer the writes in flight and close the queues cleanly.
-              terminationGracePeriodSeconds: 60,
-              containers: [
-                hardenedContainer({
-                  name: "relay",
-                  image: args.image,
-                  // $(POD_NAME) is expanded by Kubernetes: relay-0 reads relay-0.toml.
-                  args: ["-config", `${PATHS.relayConfigDir}/$(POD_NAME).toml`],
-                  env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
-                  ports: [
-                    { name: "http", containerPort: K8S_PORTS.relayHttp, protocol: "TCP" },
-                    ...(relayUdpPort === undefined ? [] : [{ name: "udp", containerPort: relayUdpPort, protocol: "UDP" }]),
-                  ],
-                  resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "1Gi" } },
-                  // Ready while it can take writes: /health answers 503 when no replica takes them.
-                  readinessProbe: httpProbe("/health", K8S_PORTS.relayHttp, 5, 2),
-                  livenessProbe: httpProbe("/ping", K8S_PORTS.relayHttp, 10, 6),
-                  volumeMounts: [
-                    { name: "queue", mountPath: PATHS.relaySpoolRoot },
-                    { name: "config", mountPath: PATHS.relayConfigDir, readOnly: true },
-                  ],
-                }),
-              ],
-              volumes: [{ name: "config", configMap: { name: config.metadata.name } }],
-            },
-          },
-          volumeClaimTemplates: [volumeClaim("queue", labels, args.storageClassName, plan.relayQueueVolumeGi)],
-        },
-      },
-      { parent: this, dependsOn: [services.headless, ...args.replicaServices] },
-    );
-
-    onePodAtATime(this, `${name}-pdb`, namespace, labels);
 
     this.udpService =
       relayUdpPort === undefined
@@ -112,7 +85,8 @@ export class RelayTier extends pulumi.ComponentResource {
             { parent: this },
           );
 
-    this.services = services.perPod;
+    this.statefulSet = pods.statefulSet;
+    this.services = pods.services;
     this.registerOutputs({ statefulSetName: this.statefulSet.metadata.name });
   }
 }
