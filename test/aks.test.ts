@@ -17,50 +17,27 @@ import {
   value,
 } from "./helpers/azure-mocks.js";
 import { validateKubernetesObject } from "./helpers/kubernetes-schema.js";
-import { waitFor } from "./helpers/ports.js";
+import { ResourceGraph, type Declared } from "./helpers/resource-graph.js";
 import { AKS_STACK, stackReader } from "./helpers/stack-config.js";
 import { tempDir } from "./helpers/temp.js";
 
-interface Declared {
-  readonly type: string;
-  readonly name: string;
-  readonly inputs: Record<string, any>;
-  readonly opts: pulumi.ResourceOptions;
-}
-
-let registered = new Map<string, Record<string, any>>();
-/** The provider reference each resource was registered with, by resource name. */
-const providers = new Map<string, string | undefined>();
-await setAzureMocks((args) => {
-  registered.set(args.name, unwrapSecrets(args.inputs) as Record<string, any>);
-  providers.set(args.name, args.provider);
-});
+const graph = new ResourceGraph();
+await setAzureMocks(graph.onResource);
 
 let bundle: RelayBundle;
 beforeAll(async () => {
   bundle = buildRelayBundle(await tempDir("bundle-"));
 });
 
-/** Declares an AksLayout for the stack values given and waits until every resource is registered. */
+/** Declares an AksLayout for the stack values given and waits until every resource is registered; secrets unwrapped. */
 async function declare(overrides: Record<string, string | undefined> = {}): Promise<{ layout: AksLayout; all: Declared[] }> {
-  registered = new Map();
   const config = parseStackConfig(stackReader({ ...AKS_STACK, ...overrides }));
   const { AksLayout } = await import("../infra/azure/aks-layout.js");
-  const seen: Array<Omit<Declared, "inputs">> = [];
-  const record: pulumi.ResourceTransformation = ({ type, name, opts }) => {
-    seen.push({ type, name, opts });
-    return undefined;
-  };
-  const layout = new AksLayout(
-    "influx-ha",
-    { config, kubernetes: config.kubernetes!, aks: config.aks!, relayBundle: bundle },
-    { transformations: [record] },
+  const { result, all } = await graph.declare(
+    (opts) => new AksLayout("influx-ha", { config, kubernetes: config.kubernetes!, aks: config.aks!, relayBundle: bundle }, opts),
+    5_000,
   );
-  const custom = (d: Omit<Declared, "inputs">): boolean => !d.type.startsWith("influx-ha:");
-  const allRegistered = (): boolean => seen.filter(custom).every((d) => registered.has(d.name));
-  await waitFor(async () => allRegistered(), { timeoutMs: 5_000, intervalMs: 10, what: "every resource to register" });
-  expect(allRegistered()).toBe(true);
-  return { layout, all: seen.map((d) => ({ ...d, inputs: registered.get(d.name) ?? {} })) };
+  return { layout: result, all: all.map((d) => ({ ...d, inputs: unwrapSecrets(d.inputs) as Record<string, any> })) };
 }
 
 const ofType = (all: Declared[], type: string): Declared[] => all.filter((d) => d.type === type);
@@ -105,7 +82,7 @@ describe("the AKS layout", () => {
     // Every Kubernetes object goes to the new cluster, through that provider.
     const k8sObjects = all.filter((d) => d.type.startsWith("kubernetes:"));
     expect(k8sObjects.length).toBeGreaterThan(20);
-    for (const object of k8sObjects) expect(providers.get(object.name), object.name).toMatch(/::influx-ha-aks-provider::/);
+    for (const object of k8sObjects) expect(object.provider, object.name).toMatch(/::influx-ha-aks-provider::/);
   });
 
   it("builds the relay image into its own registry and lets the kubelet pull it", async () => {
@@ -310,7 +287,7 @@ describe("the AKS layout", () => {
 
   it("declares only Kubernetes objects that their OpenAPI schemas accept", async () => {
     const { all } = await declare({ "influx-ha:udpDatabase": "telegraf" });
-    const objects = all.filter((d) => d.type.startsWith("kubernetes:") && d.type !== "pulumi:providers:kubernetes");
+    const objects = all.filter((d) => d.type.startsWith("kubernetes:"));
     const kinds = new Set<string>();
     for (const object of objects) {
       await validateKubernetesObject(object.inputs);

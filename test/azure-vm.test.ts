@@ -6,20 +6,12 @@ import { parseStackConfig } from "../infra/config.js";
 import type { VmLayout } from "../infra/azure/vm-layout.js";
 import { buildRelayBundle, type RelayBundle } from "../infra/relay-bundle.js";
 import { MOCK_PUBLIC_IP, MOCK_SUBSCRIPTION as SUBSCRIPTION, setAzureMocks, value } from "./helpers/azure-mocks.js";
-import { waitFor } from "./helpers/ports.js";
+import { ResourceGraph, type Declared } from "./helpers/resource-graph.js";
 import { stackReader } from "./helpers/stack-config.js";
 import { tempDir } from "./helpers/temp.js";
 
-interface Declared {
-  readonly type: string;
-  readonly name: string;
-  readonly inputs: Record<string, any>;
-  readonly opts: pulumi.ResourceOptions;
-}
-
-/** Inputs as the engine receives them (outputs resolved), by resource name. */
-let registered = new Map<string, Record<string, any>>();
-await setAzureMocks((args) => registered.set(args.name, args.inputs));
+const graph = new ResourceGraph();
+await setAzureMocks(graph.onResource);
 
 let bundle: RelayBundle;
 beforeAll(async () => {
@@ -28,23 +20,14 @@ beforeAll(async () => {
 
 /** Declares a VmLayout for the stack values given and waits until every resource is registered. */
 async function declare(overrides: Record<string, string | undefined> = {}): Promise<{ layout: VmLayout; all: Declared[] }> {
-  registered = new Map();
   const config = parseStackConfig(stackReader(overrides));
   const { VmLayout } = await import("../infra/azure/vm-layout.js");
-  // A transformation on the layout sees every descendant with its options (protect, replaceOnChanges, ...).
-  const seen: Array<Omit<Declared, "inputs">> = [];
-  const record: pulumi.ResourceTransformation = ({ type, name, opts }) => {
-    seen.push({ type, name, opts });
-    return undefined;
-  };
-  const layout = new VmLayout("influx-ha", { config, vm: config.vm!, relayBundle: bundle }, { transformations: [record] });
-  // Resources whose inputs wait on other outputs register late: wait (bounded) until every one has.
-  const custom = (d: Omit<Declared, "inputs">): boolean => d.type.startsWith("azure-native:");
-  const allRegistered = (): boolean => seen.filter(custom).every((d) => registered.has(d.name));
-  await waitFor(async () => allRegistered(), { timeoutMs: 2_000, intervalMs: 10, what: "every resource to register" });
-  const all = seen.map((d) => ({ ...d, inputs: registered.get(d.name) ?? {} }));
-  expect(allRegistered()).toBe(true);
-  return { layout, all };
+  // The transformation sees every descendant with its options (protect, replaceOnChanges, ...).
+  const { result, all } = await graph.declare(
+    (opts) => new VmLayout("influx-ha", { config, vm: config.vm!, relayBundle: bundle }, opts),
+    2_000,
+  );
+  return { layout: result, all };
 }
 
 const ofType = (all: Declared[], type: string): Declared[] => all.filter((d) => d.type === `azure-native:${type}`);
