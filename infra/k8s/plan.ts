@@ -25,8 +25,7 @@ export const K8S_PORTS = {
   stats: 8404,
 } as const;
 
-export const COMPONENTS = ["influxdb", "relay", "haproxy", "bootstrap"] as const;
-export type Component = (typeof COMPONENTS)[number];
+export type Component = "influxdb" | "relay" | "haproxy" | "bootstrap";
 
 /** The InfluxDB pool's node label and taint on AKS; the pods tolerate the taint on any cluster. */
 export const DEDICATED_POOL = { key: "influx-ha/pool", value: "influxdb" } as const;
@@ -74,7 +73,7 @@ export interface KubernetesPlan {
 
 export function planKubernetesWorkload(config: StackConfig, k8s: KubernetesConfig, onDedicatedPool: boolean): KubernetesPlan {
   const udp = config.udpDatabase !== undefined;
-  const serviceHost = (name: string): string => `${name}.${k8s.namespace}.svc.${k8s.clusterDomain}`;
+  const serviceHost = (name: string): string => serviceAddress(name, k8s);
   const names = { influxdb: "influxdb", relay: "relay", haproxy: "haproxy" } as const;
   const podNames = (base: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${base}-${i}`);
 
@@ -127,4 +126,9 @@ export function planKubernetesWorkload(config: StackConfig, k8s: KubernetesConfi
 /** The labels that select a component's pods. */
 export function componentLabels(component: Component): Record<string, string> {
   return { "app.kubernetes.io/name": "influx-ha", "app.kubernetes.io/component": component };
+}
+
+/** A Service's full DNS name, as pods and HAProxy's resolvers look it up. */
+export function serviceAddress(name: string, k8s: Pick<KubernetesConfig, "namespace" | "clusterDomain">): string {
+  return `${name}.${k8s.namespace}.svc.${k8s.clusterDomain}`;
 }

@@ -10,7 +10,7 @@ import { DatabaseBootstrap } from "./bootstrap.js";
 import { HaproxyTier } from "./haproxy.js";
 import { InfluxDbReplicas } from "./influxdb.js";
 import { NetworkPolicies } from "./network-policies.js";
-import { planKubernetesWorkload, type KubernetesPlan } from "./plan.js";
+import { planKubernetesWorkload, serviceAddress, type KubernetesPlan } from "./plan.js";
 import { RelayTier } from "./relays.js";
 
 export interface InfluxHaWorkloadArgs {
@@ -147,7 +147,7 @@ function serviceEndpoint(service: k8s.core.v1.Service, kubernetes: KubernetesCon
       case "NodePort":
         return `<node address>:${port.nodePort}`;
       case "ClusterIP":
-        return `${metadata.name}.${metadata.namespace}.svc.${kubernetes.clusterDomain}:${port.port}`;
+        return `${serviceAddress(metadata.name, kubernetes)}:${port.port}`;
     }
   });
 }
