@@ -2,7 +2,7 @@
 // raw strings through a function, so tests need no Pulumi engine. Every problem is reported at once,
 // each naming its key, and all before the program declares a single resource.
 // Every key is documented in Pulumi.yaml's config block and in infra/README.md.
-import { createHmac } from "node:crypto";
+import { createHmac, createPrivateKey, X509Certificate } from "node:crypto";
 import { MIN_REPLICAS, STATS_PASSWORD } from "../topology/build.js";
 import { cidrContains, cidrProblem, subnetHostCount } from "./cidr.js";
 import { FIRST_NODE_HOST, VM_PORTS } from "./vm/plan.js";
@@ -36,6 +36,15 @@ export interface VmConfig {
   readonly vnetCidr: string;
   readonly subnetCidr: string;
 }
+
+/**
+ * How the clients' endpoint is protected. The program marks the load balancer (Azure) or the clients'
+ * Service (Kubernetes) with it, and the policy pack (infra/policy) reads the mark:
+ * - "haproxy": HAProxy terminates TLS with the stack's tlsCertificate;
+ * - "opt-out": reachable from the internet in plain HTTP, as the stack's allowPlaintextPublicEndpoint says;
+ * - "internal": plain HTTP, reachable only inside the VNet or cluster.
+ */
+export type ClientTls = "haproxy" | "opt-out" | "internal";
 
 export const SERVICE_TYPES = ["LoadBalancer", "NodePort", "ClusterIP"] as const;
 export type ServiceType = (typeof SERVICE_TYPES)[number];
@@ -87,6 +96,9 @@ export interface StackConfig {
   readonly udpPort: number;
   readonly influxAdminUser: string;
   readonly influxAdminPassword: string;
+  /** PEM: the clients' certificate, its chain and its unencrypted private key; undefined: plain HTTP. */
+  readonly tlsCertificate: string | undefined;
+  readonly clientTls: ClientTls;
   /** The HAProxy stats page's; when not configured, derived from influxAdminPassword (see deriveStatsPassword). */
   readonly statsPassword: string;
   /** Present for target "vm". */
@@ -199,6 +211,25 @@ export function parseStackConfig(read: ConfigReader): StackConfig {
   const kubernetes = target === "aks" || target === "k8s" ? parseKubernetesConfig(c, target, problems) : undefined;
   const aks = target === "aks" ? parseAksConfig(c, problems) : undefined;
 
+  // A Kubernetes Service other than a LoadBalancer gets no address outside the cluster's network.
+  const exposed = publicEndpoint && (kubernetes === undefined || kubernetes.serviceType === "LoadBalancer");
+  if (exposed && udpDatabase !== undefined) {
+    problems.push(
+      `${NAMESPACE}:udpDatabase: UDP writes carry no credentials, so with ${NAMESPACE}:publicEndpoint true anyone on the internet could write to "${udpDatabase}"; set publicEndpoint to false or leave udpDatabase unset`,
+    );
+  }
+  const tlsCertificate = c.string("tlsCertificate", null);
+  if (tlsCertificate !== undefined) problems.push(...certificateProblems(tlsCertificate).map((p) => `${NAMESPACE}:tlsCertificate ${p}`));
+  const allowPlaintext = c.boolean("allowPlaintextPublicEndpoint", false);
+  if (allowPlaintext && tlsCertificate !== undefined) {
+    problems.push(`${NAMESPACE}:allowPlaintextPublicEndpoint is true while ${NAMESPACE}:tlsCertificate is set; unset one of them`);
+  } else if (exposed && tlsCertificate === undefined && !allowPlaintext) {
+    problems.push(
+      `${NAMESPACE}:publicEndpoint is true without TLS: set ${NAMESPACE}:tlsCertificate (--secret, a PEM with the certificate chain and its key), or set publicEndpoint to false, or opt out with ${NAMESPACE}:allowPlaintextPublicEndpoint true (passwords then cross the internet in clear text)`,
+    );
+  }
+  const clientTls: ClientTls = tlsCertificate !== undefined ? "haproxy" : exposed ? "opt-out" : "internal";
+
   if (problems.length > 0) throw new StackConfigError(problems);
   return {
     target: target!,
@@ -211,6 +242,8 @@ export function parseStackConfig(read: ConfigReader): StackConfig {
     udpPort,
     influxAdminUser,
     influxAdminPassword,
+    tlsCertificate,
+    clientTls,
     statsPassword: statsPassword ?? deriveStatsPassword(influxAdminPassword),
     vm,
     kubernetes,
@@ -224,6 +257,28 @@ export function parseStackConfig(read: ConfigReader): StackConfig {
  */
 export function deriveStatsPassword(influxAdminPassword: string): string {
   return createHmac("sha256", influxAdminPassword).update("influx-ha haproxy stats").digest("base64url").slice(0, 24);
+}
+
+/**
+ * What keeps HAProxy from loading a PEM bundle (its `crt` file): a missing certificate or key, a key
+ * that needs a passphrase or does not match the first certificate, or an expired certificate.
+ */
+export function certificateProblems(pem: string, now: Date = new Date()): string[] {
+  const certificates = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const key = /-----BEGIN (RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/.exec(pem)?.[0];
+  if (pem.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----"))
+    return ["holds an encrypted private key; HAProxy cannot ask for its passphrase"];
+  if (certificates.length === 0 || key === undefined) {
+    return ["must be PEM holding the certificate (then its chain) and its private key, e.g. cat cert.pem chain.pem key.pem"];
+  }
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(certificates[0]!);
+    if (!leaf.checkPrivateKey(createPrivateKey(key))) return ["has a private key that does not belong to its first certificate"];
+  } catch (err) {
+    return [`cannot be read: ${(err as Error).message}`];
+  }
+  return new Date(leaf.validTo) <= now ? [`has a certificate that expired on ${new Date(leaf.validTo).toISOString()}`] : [];
 }
 
 function parseVmConfig(

@@ -1,7 +1,8 @@
 // The AKS layout's resource graph under Pulumi's mocks: the cluster and its pools, the relay image and
 // its pull grant, and every Kubernetes object of the workload, each also validated against the
 // Kubernetes OpenAPI schema (kubernetes-models). No cloud, no cluster and no Pulumi CLI are involved.
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../infra/config.js";
@@ -20,6 +21,7 @@ import { validateKubernetesObject } from "./helpers/kubernetes-schema.js";
 import { ResourceGraph, type Declared } from "./helpers/resource-graph.js";
 import { AKS_STACK, stackReader } from "./helpers/stack-config.js";
 import { tempDir } from "./helpers/temp.js";
+import { selfSignedPem } from "./helpers/tls.js";
 
 const graph = new ResourceGraph();
 await setAzureMocks(graph.onResource);
@@ -219,15 +221,21 @@ describe("the AKS layout", () => {
     ]);
   });
 
-  it("exposes HAProxy through a LoadBalancer Service and, with UDP on, the relays through a UDP Service", async () => {
-    const { all, layout } = await declare({ "influx-ha:udpDatabase": "telegraf", "influx-ha:clientPort": "443" });
+  it("exposes HAProxy through a LoadBalancer Service and, with UDP on, the relays through an internal UDP Service", async () => {
+    const { all, layout } = await declare({
+      "influx-ha:udpDatabase": "telegraf",
+      "influx-ha:publicEndpoint": "false",
+      "influx-ha:clientPort": "443",
+    });
     const client = one(all, "kubernetes:core/v1:Service", "influx-ha");
     expect(client.inputs.spec).toMatchObject({
       type: "LoadBalancer",
       ports: [{ name: "http", port: 443, targetPort: "client", protocol: "TCP" }],
     });
-    expect(client.inputs.metadata.annotations).toEqual({});
+    const internal = { "service.beta.kubernetes.io/azure-load-balancer-internal": "true" };
+    expect(client.inputs.metadata.annotations).toMatchObject(internal);
     const udp = one(all, "kubernetes:core/v1:Service", "influx-ha-udp");
+    expect(udp.inputs.metadata.annotations).toEqual(internal);
     expect(udp.inputs.spec).toMatchObject({ type: "LoadBalancer", ports: [{ port: 8089, targetPort: "udp", protocol: "UDP" }] });
     expect(udp.inputs.spec.selector["app.kubernetes.io/component"]).toBe("relay");
     // One ClusterIP Service per replica and per relay, named as its pod.
@@ -239,15 +247,47 @@ describe("the AKS layout", () => {
     expect(await value(layout.workload.udpEndpoint!)).toBe(`${MOCK_PUBLIC_IP}:8089`);
   });
 
+  it("marks a plain-HTTP public client Service as opted out", async () => {
+    const { all, layout } = await declare();
+    expect(one(all, "kubernetes:core/v1:Service", "influx-ha").inputs.metadata.annotations).toEqual({ "influx-ha/client-tls": "opt-out" });
+    expect(await value(layout.workload.clientEndpoint)).toBe(`http://${MOCK_PUBLIC_IP}:8086`);
+  });
+
+  it("with tlsCertificate, mounts it from a Secret, probes over HTTPS and rolls HAProxy when the certificate changes", async () => {
+    const pem = readFileSync(selfSignedPem().file, "utf8");
+    const { all, layout } = await declare({ "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:tlsCertificate": pem });
+    const secret = all.find((d) => d.name === "influx-ha-workload-haproxy-tls")!;
+    expect(secret.inputs.stringData).toEqual({ "influx-ha.pem": pem });
+    const haproxy = one(all, "kubernetes:apps/v1:Deployment", "haproxy");
+    expect(haproxy.inputs.spec.template.metadata.annotations["influx-ha/tls-certificate-sha256"]).toBe(
+      new X509Certificate(pem).fingerprint256,
+    );
+    const container = podSpec(haproxy).containers[0];
+    expect(container.readinessProbe.httpGet).toEqual({ path: "/health", port: 8086, scheme: "HTTPS" });
+    expect(container.volumeMounts).toContainEqual({ name: "tls", mountPath: "/etc/influx-ha/tls", readOnly: true });
+    expect(podSpec(haproxy).volumes).toContainEqual({
+      name: "tls",
+      secret: { secretName: "influx-ha-workload-haproxy-tls-0a1b2c3d", defaultMode: 0o440 },
+    });
+    const cfg = all.find((d) => d.name === "influx-ha-workload-haproxy-config")!.inputs.data["haproxy.cfg"];
+    expect(cfg).toContain("bind 0.0.0.0:8086 ssl crt /etc/influx-ha/tls/influx-ha.pem alpn http/1.1");
+    const client = one(all, "kubernetes:core/v1:Service", "influx-ha");
+    expect(client.inputs.metadata.annotations).toEqual({ "influx-ha/client-tls": "haproxy" });
+    expect(client.inputs.spec.ports[0].name).toBe("https");
+    expect(await value(layout.workload.clientEndpoint)).toBe(`https://${MOCK_PUBLIC_IP}:8086`);
+    await validateKubernetesObject(haproxy.inputs);
+  });
+
   it("keeps the endpoints inside the VNet when publicEndpoint is false", async () => {
     const { all } = await declare({ "influx-ha:publicEndpoint": "false" });
     expect(one(all, "kubernetes:core/v1:Service", "influx-ha").inputs.metadata.annotations).toEqual({
       "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
+      "influx-ha/client-tls": "internal",
     });
   });
 
   it("denies ingress by default and lets InfluxDB hear only the relays, HAProxy and the bootstrap Job", async () => {
-    const { all } = await declare({ "influx-ha:udpDatabase": "telegraf" });
+    const { all } = await declare({ "influx-ha:udpDatabase": "telegraf", "influx-ha:publicEndpoint": "false" });
     const policies = Object.fromEntries(
       ofType(all, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((d) => [d.inputs.metadata.name, d.inputs.spec]),
     );
@@ -286,7 +326,7 @@ describe("the AKS layout", () => {
   });
 
   it("declares only Kubernetes objects that their OpenAPI schemas accept", async () => {
-    const { all } = await declare({ "influx-ha:udpDatabase": "telegraf" });
+    const { all } = await declare({ "influx-ha:udpDatabase": "telegraf", "influx-ha:publicEndpoint": "false" });
     const objects = all.filter((d) => d.type.startsWith("kubernetes:"));
     const kinds = new Set<string>();
     for (const object of objects) {

@@ -1,5 +1,6 @@
 // The VM layout's resource graph, under Pulumi's mocks: what `pulumi up` would declare, checked by type,
 // count, zone, SKU, rule and option. No cloud and no Pulumi CLI are involved.
+import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../infra/config.js";
@@ -9,6 +10,7 @@ import { MOCK_PUBLIC_IP, MOCK_SUBSCRIPTION as SUBSCRIPTION, setAzureMocks, value
 import { ResourceGraph, type Declared } from "./helpers/resource-graph.js";
 import { stackReader } from "./helpers/stack-config.js";
 import { tempDir } from "./helpers/temp.js";
+import { selfSignedPem } from "./helpers/tls.js";
 
 const graph = new ResourceGraph();
 await setAzureMocks(graph.onResource);
@@ -101,12 +103,13 @@ describe("the VM layout on Azure", () => {
   });
 
   it("lets nothing from the internet reach InfluxDB, the relays, the stats page or SSH", async () => {
-    const { all } = await declare({ "influx-ha:udpDatabase": "telegraf" });
+    const { all } = await declare({});
     const [nsg] = ofType(all, "network:NetworkSecurityGroup");
     const rules = nsg!.inputs.securityRules as Array<Record<string, any>>;
     const fromInternet = rules.filter((r) => r.access === "Allow" && r.direction === "Inbound" && r.sourceAddressPrefixes.some(isInternet));
     const reachable = fromInternet.flatMap((r) => r.destinationPortRanges.map((p: string) => `${p}/${r.protocol}`));
-    expect(reachable.sort()).toEqual(["8089/Udp", "8180/Tcp"]); // HAProxy and the relays' UDP, behind the load balancer
+    // HAProxy only, behind the load balancer; the relays' UDP port needs an internal endpoint (config checks).
+    expect(reachable).toEqual(["8180/Tcp"]);
     for (const port of ["8086", "8088", "9096", "8404", "22"]) expect(reachable.some((r) => r.startsWith(`${port}/`))).toBe(false);
     expect(rules.find((r) => r.destinationPortRanges.includes("22"))).toBeUndefined(); // no adminCidrs, no SSH rule
   });
@@ -130,7 +133,11 @@ describe("the VM layout on Azure", () => {
   });
 
   it("balances the client port over every HAProxy and UDP over every relay, each with an HTTP probe", async () => {
-    const { all } = await declare({ "influx-ha:udpDatabase": "telegraf", "influx-ha:clientPort": "8086" });
+    const { all } = await declare({
+      "influx-ha:udpDatabase": "telegraf",
+      "influx-ha:publicEndpoint": "false",
+      "influx-ha:clientPort": "8086",
+    });
     const [lb] = ofType(all, "network:LoadBalancer");
     const lbId = `/subscriptions/${SUBSCRIPTION}/resourceGroups/influx-ha-rg/providers/Microsoft.Network/loadBalancers/influx-ha-lb-lb`;
     expect(lb!.inputs.sku).toEqual({ name: "Standard", tier: "Regional" });
@@ -153,6 +160,30 @@ describe("the VM layout on Azure", () => {
       defaultOutboundAccess: false,
       natGateway: { id: "influx-ha-network-nat-id" },
     });
+  });
+
+  it("marks the plain-HTTP public endpoint as opted out, and the nodes and disks by their part", async () => {
+    const { all, layout } = await declare();
+    for (const type of ["network:LoadBalancer", "network:PublicIPAddress"]) {
+      const ours = ofType(all, type).filter((d) => d.inputs.tags?.["influx-ha-component"] === "client-load-balancer");
+      expect(ours.map((d) => d.inputs.tags["influx-ha-client-tls"])).toEqual(["opt-out"]);
+    }
+    expect(ofType(all, "compute:VirtualMachine").map((d) => d.inputs.tags)).toEqual(Array(2).fill({ "influx-ha-component": "node" }));
+    expect(ofType(all, "compute:Disk").map((d) => d.inputs.tags)).toEqual(Array(2).fill({ "influx-ha-component": "influxdb-data" }));
+    expect(await value(layout.clientEndpoint)).toBe(`http://${MOCK_PUBLIC_IP}:8086`);
+  });
+
+  it("with tlsCertificate, probes HAProxy over HTTPS, marks the endpoint and gives an https:// endpoint", async () => {
+    const { all, layout } = await declare({
+      "influx-ha:allowPlaintextPublicEndpoint": undefined,
+      "influx-ha:tlsCertificate": readFileSync(selfSignedPem().file, "utf8"),
+    });
+    const [lb] = ofType(all, "network:LoadBalancer");
+    expect(lb!.inputs.tags["influx-ha-client-tls"]).toBe("haproxy");
+    expect(lb!.inputs.probes).toEqual([
+      { name: "haproxy", protocol: "Https", port: 8180, requestPath: "/health", intervalInSeconds: 5, probeThreshold: 2 },
+    ]);
+    expect(await value(layout.clientEndpoint)).toBe(`https://${MOCK_PUBLIC_IP}:8086`);
   });
 
   it("lets the nodes' identity read the relay blob, and gives each VM that identity and its own cloud-init", async () => {

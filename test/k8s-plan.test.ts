@@ -1,7 +1,7 @@
 // The Kubernetes workload's plan, pure: names and addresses from the one topology, and the rendered files
 // its ConfigMaps hold, checked by the real tools (haproxy -c, the relay's config loader, influxd's TOML).
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import { HAPROXY, findBinary } from "../local/tools.js";
 import { parseConfig } from "../relay/config.js";
 import { AKS_STACK, K8S_STACK, stackReader } from "./helpers/stack-config.js";
 import { tempDir } from "./helpers/temp.js";
+import { selfSignedPem } from "./helpers/tls.js";
 
 function plan(overrides: Record<string, string | undefined> = {}, onDedicatedPool = true) {
   const config = parseStackConfig(stackReader({ ...AKS_STACK, ...overrides }));
@@ -48,7 +49,7 @@ describe("the Kubernetes plan", () => {
   });
 
   it("renders one config per relay, which the relay's own loader reads, writing to every replica's Service", () => {
-    const p = plan({ "influx-ha:relays": "3", "influx-ha:udpDatabase": "telegraf" });
+    const p = plan({ "influx-ha:relays": "3", "influx-ha:udpDatabase": "telegraf", "influx-ha:publicEndpoint": "false" });
     expect(Object.keys(p.relayConfigs)).toEqual(["relay-0.toml", "relay-1.toml", "relay-2.toml"]);
     const relay1 = parseConfig(p.relayConfigs["relay-1.toml"]!, "relay-1.toml");
     expect(relay1.http[0]!.spoolDir).toBe("/var/lib/influx-relay/relay-1");
@@ -65,7 +66,7 @@ describe("the Kubernetes plan", () => {
   });
 
   it("renders one influxdb.conf for all replicas, with authentication on and the data on the volume", () => {
-    const conf = parseToml(plan({ "influx-ha:udpDatabase": "telegraf" }).influxdbConfig) as any;
+    const conf = parseToml(plan({ "influx-ha:udpDatabase": "telegraf", "influx-ha:publicEndpoint": "false" }).influxdbConfig) as any;
     expect(conf.http).toMatchObject({ "bind-address": "0.0.0.0:8086", "auth-enabled": true });
     expect(conf.data.dir).toBe("/var/lib/influxdb/data");
     expect(conf.udp[0]).toMatchObject({ enabled: true, "bind-address": "0.0.0.0:8089", database: "telegraf" });
@@ -87,6 +88,16 @@ describe("the Kubernetes plan", () => {
 
     const broken = checkIsolated(p.haproxyConfig.replace("hold valid 10s", "hold valid ten"), {});
     expect(broken.status).not.toBe(0);
+  });
+
+  it("with tlsCertificate, terminates TLS on the client port with the mounted PEM, in a config haproxy -c accepts", () => {
+    const { file } = selfSignedPem();
+    const p = plan({ "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:tlsCertificate": readFileSync(file, "utf8") });
+    const mounted = "/etc/influx-ha/tls/influx-ha.pem";
+    expect(p.haproxyConfig).toContain(`bind 0.0.0.0:8086 ssl crt ${mounted} alpn http/1.1`);
+    const result = checkIsolated(p.haproxyConfig.replaceAll(mounted, file), { [STATS_PASSWORD_ENV]: "stats-password-1234" });
+    expect(result.status, result.output).toBe(0);
+    expect(p.tls!.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   });
 
   it("gives each relay room for every output's full queue", () => {

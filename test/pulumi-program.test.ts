@@ -70,9 +70,10 @@ describe("the Pulumi program", () => {
   });
 
   it("declares the VM layout for target vm and exports its endpoints", async () => {
-    const program = await runProgram({ "influx-ha:udpDatabase": "telegraf" });
-    expect(await value(program.clientEndpoint)).toBe(`http://${MOCK_PUBLIC_IP}:8086`);
-    expect(await value(program.udpEndpoint!)).toBe(`${MOCK_PUBLIC_IP}:8089`);
+    const program = await runProgram({ "influx-ha:udpDatabase": "telegraf", "influx-ha:publicEndpoint": "false" });
+    // UDP needs an internal endpoint: the load balancer's private frontend.
+    expect(await value(program.clientEndpoint)).toBe("http://10.42.1.5:8086");
+    expect(await value(program.udpEndpoint!)).toBe("10.42.1.5:8089");
     expect(program.nodePrivateIps).toEqual(["10.42.1.10", "10.42.1.11"]);
     expect(await pulumi.isSecret(program.statsPassword)).toBe(true);
     // The VMs register once the relay blob's URL is known: wait for them, bounded.

@@ -1,8 +1,10 @@
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { deriveStatsPassword, NAMESPACE, parseStackConfig, StackConfigError } from "../infra/config.js";
+import { certificateProblems, deriveStatsPassword, NAMESPACE, parseStackConfig, StackConfigError } from "../infra/config.js";
 import { AKS_STACK, K8S_STACK, stackReader, VM_STACK } from "./helpers/stack-config.js";
+import { selfSignedPem } from "./helpers/tls.js";
 
 function problems(overrides: Record<string, string | undefined>): readonly string[] {
   try {
@@ -129,6 +131,7 @@ describe("parseStackConfig", () => {
       'influx-ha:adminUsername "admin" must be a lower-case Linux user name that Azure allows (not admin, root, ...)',
       'influx-ha:sshPublicKey must be one OpenSSH public key line ("ssh-ed25519 AAAA..." or "ssh-rsa AAAA...")',
       "influx-ha:subnetCidr 10.43.0.0/24 must lie inside influx-ha:vnetCidr 10.42.0.0/16",
+      'influx-ha:udpDatabase: UDP writes carry no credentials, so with influx-ha:publicEndpoint true anyone on the internet could write to "metrics"; set publicEndpoint to false or leave udpDatabase unset',
     ]);
   });
 
@@ -162,10 +165,57 @@ describe("parseStackConfig", () => {
     expect(problems({ "influx-ha:subnetCidr": "10.42.1.0/28", "influx-ha:replicas": "6" })).toEqual([
       "influx-ha:subnetCidr 10.42.1.0/28 has room for 5 nodes, not 6; use a /27 or larger",
     ]);
-    expect(problems({ "influx-ha:udpDatabase": "telegraf", "influx-ha:udpPort": "8189" })).toEqual([
+    expect(problems({ "influx-ha:udpDatabase": "telegraf", "influx-ha:publicEndpoint": "false", "influx-ha:udpPort": "8189" })).toEqual([
       "influx-ha:udpPort 8189 is InfluxDB's own UDP listener on the nodes; pick another, such as 8089",
     ]);
     expect(problems({ "influx-ha:target": "gke" })).toEqual(['influx-ha:target must be one of "vm", "aks", "k8s", not "gke"']);
+  });
+
+  it("asks a public endpoint for TLS or the explicit opt-out, and keeps UDP off the internet", () => {
+    const pem = readFileSync(selfSignedPem().file, "utf8");
+    const tls = { "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:tlsCertificate": pem };
+    expect(parseStackConfig(stackReader(tls))).toMatchObject({ tlsCertificate: pem, clientTls: "haproxy" });
+    expect(parseStackConfig(stackReader())).toMatchObject({ tlsCertificate: undefined, clientTls: "opt-out" });
+    const internal = { "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:publicEndpoint": "false" };
+    expect(parseStackConfig(stackReader(internal))).toMatchObject({ clientTls: "internal" });
+    // A Service that is no LoadBalancer gets no outside address, whatever publicEndpoint says.
+    expect(
+      parseStackConfig(
+        stackReader({ ...K8S_STACK, "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:serviceType": "ClusterIP" }),
+      ),
+    ).toMatchObject({ clientTls: "internal" });
+
+    expect(problems({ "influx-ha:allowPlaintextPublicEndpoint": undefined })).toEqual([
+      "influx-ha:publicEndpoint is true without TLS: set influx-ha:tlsCertificate (--secret, a PEM with the certificate chain and its key), or set publicEndpoint to false, or opt out with influx-ha:allowPlaintextPublicEndpoint true (passwords then cross the internet in clear text)",
+    ]);
+    expect(problems({ ...tls, "influx-ha:allowPlaintextPublicEndpoint": "true" })).toEqual([
+      "influx-ha:allowPlaintextPublicEndpoint is true while influx-ha:tlsCertificate is set; unset one of them",
+    ]);
+    expect(problems({ ...AKS_STACK, "influx-ha:udpDatabase": "telegraf" })).toEqual([
+      'influx-ha:udpDatabase: UDP writes carry no credentials, so with influx-ha:publicEndpoint true anyone on the internet could write to "telegraf"; set publicEndpoint to false or leave udpDatabase unset',
+    ]);
+  });
+
+  it("checks that the TLS certificate is one HAProxy can load", () => {
+    const pem = readFileSync(selfSignedPem().file, "utf8");
+    const [key] = pem.match(/-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/)!;
+    const [cert] = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/)!;
+    const otherKey = readFileSync(selfSignedPem().file, "utf8").match(/-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/)![0];
+    expect(certificateProblems(cert + key)).toEqual([]);
+    expect(certificateProblems(cert)[0]).toMatch(/^must be PEM holding the certificate \(then its chain\) and its private key/);
+    expect(certificateProblems("not a pem")[0]).toMatch(/^must be PEM/);
+    expect(certificateProblems(cert + otherKey)).toEqual(["has a private key that does not belong to its first certificate"]);
+    expect(certificateProblems(cert.replace(/[A-Za-z0-9]{20}\n/, "AAAAAAAAAAAAAAAAAAAA\n") + key)[0]).toMatch(/^cannot be read: /);
+    expect(certificateProblems(cert + "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMII=\n-----END ENCRYPTED PRIVATE KEY-----\n")).toEqual([
+      "holds an encrypted private key; HAProxy cannot ask for its passphrase",
+    ]);
+    const expiry = new Date(new X509Certificate(cert).validTo);
+    expect(certificateProblems(pem, new Date(expiry.getTime() + 1000))).toEqual([
+      `has a certificate that expired on ${expiry.toISOString()}`,
+    ]);
+    expect(problems({ "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:tlsCertificate": cert })[0]).toMatch(
+      /^influx-ha:tlsCertificate must be PEM holding/,
+    );
   });
 
   it("fills in the Kubernetes and AKS defaults for target aks, and the operator's cluster for k8s", () => {

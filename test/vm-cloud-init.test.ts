@@ -8,11 +8,12 @@ import { parse as parseToml } from "smol-toml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../infra/config.js";
 import { CUSTOM_DATA_MAX_BYTES, renderCloudInit, type NodeCloudInitArgs } from "../infra/vm/cloud-init.js";
-import { planVmLayout, type VmPlan } from "../infra/vm/plan.js";
+import { planVmLayout, TLS_CERTIFICATE_PATH, type VmPlan } from "../infra/vm/plan.js";
 import { loadConfig } from "../relay/config.js";
 import { checkHaproxyConfig } from "./helpers/haproxy.js";
 import { stackReader } from "./helpers/stack-config.js";
 import { tempDir } from "./helpers/temp.js";
+import { selfSignedPem } from "./helpers/tls.js";
 
 const SETUP_SCRIPT = new URL("../infra/vm/influx-ha-setup.sh", import.meta.url).pathname;
 // YAML 1.1 would read these as a number and a base-60 number if they were not quoted.
@@ -27,6 +28,7 @@ beforeAll(() => {
   const config = parseStackConfig(
     stackReader({
       "influx-ha:udpDatabase": "telegraf",
+      "influx-ha:publicEndpoint": "false",
       "influx-ha:influxAdminPassword": ADMIN_PASSWORD,
       "influx-ha:statsPassword": TRICKY_PASSWORD,
     }),
@@ -37,6 +39,7 @@ beforeAll(() => {
     node: plan.nodes[1]!,
     influxAdminUser: "admin",
     influxAdminPassword: ADMIN_PASSWORD,
+    tlsCertificate: undefined,
     relayBundle: {
       url: "https://acct.blob.core.windows.net/relay/influx-relay.mjs",
       sha256: "ab".repeat(32),
@@ -111,6 +114,23 @@ describe("a node's cloud-init", () => {
     expect(cfg).toContain("    user haproxy\n    group haproxy\n");
     expect(cfg).toContain("server relay-0 10.42.1.10:9096 check");
     expect(cfg).toContain("server influxdb-1 10.42.1.11:8086 check");
+  });
+
+  it("with tlsCertificate, writes the PEM for root only and terminates TLS with it in a config haproxy -c accepts", () => {
+    const pem = readFileSync(selfSignedPem().file, "utf8");
+    const config = parseStackConfig(stackReader({ "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:tlsCertificate": pem }));
+    const tlsPlan = planVmLayout(config, config.vm!, config.statsPassword);
+    const files = filesAsCloudInitReadsThem(
+      renderCloudInit({ ...args, plan: tlsPlan, node: tlsPlan.nodes[0]!, tlsCertificate: config.tlsCertificate }),
+    );
+    expect(files.get(TLS_CERTIFICATE_PATH)).toMatchObject({ permissions: "0600", content: pem });
+    const cfg = files.get("/etc/haproxy/haproxy.cfg")!.content;
+    expect(cfg).toContain(`bind 0.0.0.0:8180 ssl crt ${TLS_CERTIFICATE_PATH} alpn http/1.1`);
+    // haproxy -c loads the certificate (client and stats ports): point it at a copy of the same PEM.
+    const copy = join(tempDir("tls-"), "influx-ha.pem");
+    writeFileSync(copy, pem);
+    expect(checkHaproxyConfig(cfg.replaceAll(TLS_CERTIFICATE_PATH, copy))).toEqual({ status: 0, output: expect.any(String) });
+    expect(() => renderCloudInit({ ...args, plan: tlsPlan, node: tlsPlan.nodes[0]! })).toThrow(/no tlsCertificate/);
   });
 
   it("renders a relay.toml the relay loads, writing to every replica over HTTP and UDP", () => {

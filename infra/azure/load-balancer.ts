@@ -12,6 +12,8 @@ export interface ClientLoadBalancerArgs {
   readonly plan: LoadBalancerPlan;
   /** The frontend is zone-redundant across these; empty where the region has no zones. */
   readonly zones: readonly string[];
+  /** On the load balancer and its public IP. */
+  readonly tags: Readonly<Record<string, string>>;
 }
 
 const FRONTEND = "client";
@@ -39,6 +41,7 @@ export class ClientLoadBalancer extends pulumi.ComponentResource {
             publicIPAllocationMethod: "Static",
             publicIPAddressVersion: "IPv4",
             zones,
+            tags: { ...args.tags },
           },
           { parent: this },
         )
@@ -55,6 +58,7 @@ export class ClientLoadBalancer extends pulumi.ComponentResource {
       {
         ...common,
         loadBalancerName,
+        tags: { ...args.tags },
         sku: { name: "Standard", tier: "Regional" },
         frontendIPConfigurations: [
           publicIp
@@ -71,7 +75,7 @@ export class ClientLoadBalancer extends pulumi.ComponentResource {
         backendAddressPools: [{ name: POOL }],
         probes: plan.probes.map((probe) => ({
           name: probe.name,
-          protocol: "Http",
+          protocol: probe.protocol,
           port: probe.port,
           requestPath: probe.path,
           intervalInSeconds: PROBE_INTERVAL_S,

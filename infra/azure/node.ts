@@ -8,6 +8,7 @@ import * as compute from "@pulumi/azure-native/compute/index.js";
 import * as network from "@pulumi/azure-native/network/index.js";
 import * as pulumi from "@pulumi/pulumi";
 import type { DataDiskConfig } from "../config.js";
+import { COMPONENT_TAG, COMPONENTS } from "../marks.js";
 import { DATA_DISK_LUN, type VmNode } from "../vm/plan.js";
 
 export interface InfluxNodeArgs {
@@ -66,6 +67,7 @@ export class InfluxNode extends pulumi.ComponentResource {
         sku: { name: dataDisk.sku },
         diskSizeGB: dataDisk.sizeGb,
         creationData: { createOption: "Empty" },
+        tags: { [COMPONENT_TAG]: COMPONENTS.dataDisk },
         ...(dataDisk.iops === undefined ? {} : { diskIOPSReadWrite: dataDisk.iops }),
         ...(dataDisk.mbps === undefined ? {} : { diskMBpsReadWrite: dataDisk.mbps }),
       },
@@ -78,6 +80,7 @@ export class InfluxNode extends pulumi.ComponentResource {
         ...common,
         vmName: node.name,
         zones,
+        tags: { [COMPONENT_TAG]: COMPONENTS.node },
         hardwareProfile: { vmSize: args.vmSize },
         identity: { type: "UserAssigned", userAssignedIdentities: [args.identityId] },
         securityProfile: { securityType: "TrustedLaunch", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } },

@@ -3,6 +3,7 @@
 import * as resources from "@pulumi/azure-native/resources/index.js";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig, VmConfig } from "../config.js";
+import { CLIENT_TLS_TAG, COMPONENT_TAG, COMPONENTS } from "../marks.js";
 import type { RelayBundle } from "../relay-bundle.js";
 import { renderCloudInit } from "../vm/cloud-init.js";
 import { planVmLayout, VM_PORTS } from "../vm/plan.js";
@@ -19,7 +20,7 @@ export interface VmLayoutArgs {
 
 export class VmLayout extends pulumi.ComponentResource {
   readonly resourceGroupName: pulumi.Output<string>;
-  /** http://<load balancer>:<clientPort>: writes, queries and /ping. */
+  /** http(s)://<load balancer>:<clientPort>: writes, queries and /ping. */
   readonly clientEndpoint: pulumi.Output<string>;
   /** <load balancer>:<udpPort>, when UDP is on. */
   readonly udpEndpoint: pulumi.Output<string> | undefined;
@@ -44,7 +45,13 @@ export class VmLayout extends pulumi.ComponentResource {
     );
     const lb = new ClientLoadBalancer(
       `${name}-lb`,
-      { ...common, subnetId: net.subnetId, plan: plan.loadBalancer, zones: vm.zones },
+      {
+        ...common,
+        subnetId: net.subnetId,
+        plan: plan.loadBalancer,
+        zones: vm.zones,
+        tags: { [COMPONENT_TAG]: COMPONENTS.clientLoadBalancer, [CLIENT_TLS_TAG]: config.clientTls },
+      },
       { parent: this },
     );
     const artifact = new RelayArtifact(`${name}-relay`, { ...common, bundle: args.relayBundle }, { parent: this });
@@ -57,6 +64,7 @@ export class VmLayout extends pulumi.ComponentResource {
             node,
             influxAdminUser: config.influxAdminUser,
             influxAdminPassword: config.influxAdminPassword,
+            tlsCertificate: config.tlsCertificate,
             relayBundle: { url, sha256: artifact.sha256, identityClientId },
           }),
         ),
@@ -81,7 +89,8 @@ export class VmLayout extends pulumi.ComponentResource {
     }
 
     this.resourceGroupName = group.name;
-    this.clientEndpoint = pulumi.interpolate`http://${lb.frontendAddress}:${config.clientPort}`;
+    const scheme = plan.topology.tls === undefined ? "http" : "https";
+    this.clientEndpoint = pulumi.interpolate`${scheme}://${lb.frontendAddress}:${config.clientPort}`;
     this.udpEndpoint = config.udpDatabase === undefined ? undefined : pulumi.interpolate`${lb.frontendAddress}:${config.udpPort}`;
     this.statsUrls = plan.nodes.map((n) => `http://${n.privateIp}:${VM_PORTS.stats}/`);
     this.statsUser = plan.topology.stats.user;

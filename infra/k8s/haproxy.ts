@@ -3,9 +3,10 @@
 // config's checksum sits on the pod template, so a new config rolls the pods.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ServiceType } from "../config.js";
+import type { ClientTls, ServiceType } from "../config.js";
+import { CLIENT_TLS_ANNOTATION } from "../marks.js";
 import { hardenedContainer, httpProbe, onePodAtATime, placement, POD_SECURITY } from "./pod.js";
-import { componentLabels, HAPROXY_IMAGE, K8S_PORTS, PATHS, STATS_PASSWORD_ENV, type KubernetesPlan } from "./plan.js";
+import { componentLabels, HAPROXY_IMAGE, K8S_PORTS, PATHS, STATS_PASSWORD_ENV, TLS_PEM_KEY, type KubernetesPlan } from "./plan.js";
 
 export interface HaproxyTierArgs {
   readonly plan: KubernetesPlan;
@@ -13,6 +14,8 @@ export interface HaproxyTierArgs {
   readonly replicas: number;
   readonly clientService: { readonly type: ServiceType; readonly annotations: Readonly<Record<string, string>> };
   readonly clientPort: number;
+  /** Marked on the clients' Service, for the policy pack. */
+  readonly clientTls: ClientTls;
 }
 
 const labels = componentLabels("haproxy");
@@ -37,6 +40,15 @@ export class HaproxyTier extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const tls =
+      plan.tls === undefined
+        ? undefined
+        : new k8s.core.v1.Secret(
+            `${name}-tls`,
+            { metadata: { namespace, labels }, type: "Opaque", stringData: { [TLS_PEM_KEY]: pulumi.secret(plan.tls.pem) } },
+            { parent: this },
+          );
+
     this.deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
@@ -46,7 +58,13 @@ export class HaproxyTier extends pulumi.ComponentResource {
           selector: { matchLabels: labels },
           strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
           template: {
-            metadata: { labels, annotations: { "influx-ha/haproxy-cfg-sha256": plan.haproxyConfigChecksum } },
+            metadata: {
+              labels,
+              annotations: {
+                "influx-ha/haproxy-cfg-sha256": plan.haproxyConfigChecksum,
+                ...(plan.tls === undefined ? {} : { "influx-ha/tls-certificate-sha256": plan.tls.fingerprint }),
+              },
+            },
             spec: {
               securityContext: POD_SECURITY,
               ...placement(plan, "haproxy", "prefer-spread"),
@@ -62,12 +80,19 @@ export class HaproxyTier extends pulumi.ComponentResource {
                   ],
                   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
                   // HAProxy's own /health: 200 while it has a relay and a replica to send to.
-                  readinessProbe: httpProbe("/health", K8S_PORTS.haproxy, 5, 2),
+                  readinessProbe: httpProbe("/health", K8S_PORTS.haproxy, 5, 2, tls === undefined ? "HTTP" : "HTTPS"),
                   livenessProbe: { tcpSocket: { port: "stats" }, periodSeconds: 10, failureThreshold: 6 },
-                  volumeMounts: [{ name: "config", mountPath: PATHS.haproxyConfigDir, readOnly: true }],
+                  volumeMounts: [
+                    { name: "config", mountPath: PATHS.haproxyConfigDir, readOnly: true },
+                    ...(tls === undefined ? [] : [{ name: "tls", mountPath: PATHS.haproxyTlsDir, readOnly: true }]),
+                  ],
                 }),
               ],
-              volumes: [{ name: "config", configMap: { name: config.metadata.name } }],
+              volumes: [
+                { name: "config", configMap: { name: config.metadata.name } },
+                // Readable by the pod's group (fsGroup) only.
+                ...(tls === undefined ? [] : [{ name: "tls", secret: { secretName: tls.metadata.name, defaultMode: 0o440 } }]),
+              ],
             },
           },
         },
@@ -80,11 +105,16 @@ export class HaproxyTier extends pulumi.ComponentResource {
     this.clientService = new k8s.core.v1.Service(
       `${name}-client`,
       {
-        metadata: { name: "influx-ha", namespace, labels, annotations: { ...args.clientService.annotations } },
+        metadata: {
+          name: "influx-ha",
+          namespace,
+          labels,
+          annotations: { ...args.clientService.annotations, [CLIENT_TLS_ANNOTATION]: args.clientTls },
+        },
         spec: {
           type: args.clientService.type,
           selector: { ...labels },
-          ports: [{ name: "http", port: args.clientPort, targetPort: "client", protocol: "TCP" }],
+          ports: [{ name: tls === undefined ? "http" : "https", port: args.clientPort, targetPort: "client", protocol: "TCP" }],
         },
       },
       { parent: this },

@@ -5,7 +5,7 @@
 // Each replica and each relay gets its own ClusterIP Service. Its address never changes when the pod is
 // rescheduled, so the relays' UDP sockets (connected once, at start) keep working; and it routes only to
 // a ready pod, which HAProxy's checks then see. HAProxy follows the Services' DNS names at run time.
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import type { KubernetesConfig, StackConfig } from "../config.js";
 import { renderHaproxyConfig } from "../../haproxy/render.js";
 import { createDatabasesStatement } from "../../influxdb/influxql.js";
@@ -40,7 +40,11 @@ export const PATHS = {
   haproxyConfigDir: "/usr/local/etc/haproxy",
   bootstrapDir: "/opt/influx-ha",
   bootstrapSecretDir: "/etc/influx-ha/secret",
+  haproxyTlsDir: "/etc/influx-ha/tls",
 } as const;
+
+/** The key of HAProxy's PEM bundle in its TLS Secret, and so its file name under PATHS.haproxyTlsDir. */
+export const TLS_PEM_KEY = "influx-ha.pem";
 
 /** HAProxy 2.6 LTS: the version the tests run haproxy -c and the end-to-end layout with. */
 export const HAPROXY_IMAGE = "haproxy:2.6";
@@ -62,6 +66,8 @@ export interface KubernetesPlan {
   readonly haproxyConfig: string;
   /** SHA-256 of haproxy.cfg, as a pod-template annotation: a new config rolls the HAProxy pods. */
   readonly haproxyConfigChecksum: string;
+  /** With the stack's tlsCertificate: the PEM, and its certificate's SHA-256 fingerprint, which rolls the pods on renewal. */
+  readonly tls: { readonly pem: string; readonly fingerprint: string } | undefined;
   /** Each relay's queue volume: room for every output's full queue, and a quarter more. */
   readonly relayQueueVolumeGi: number;
   /** The replicas' URLs, for the bootstrap Job. */
@@ -96,6 +102,7 @@ export function planKubernetesWorkload(config: StackConfig, k8s: KubernetesConfi
     // The HAProxy pods are alike: one load balancer of the topology stands for all of them.
     loadBalancers: [{ name: names.haproxy, address: serviceHost(names.haproxy), port: K8S_PORTS.haproxy, statsPort: K8S_PORTS.stats }],
     stats: { password: config.statsPassword },
+    ...(config.tlsCertificate === undefined ? {} : { tls: { certificatePath: `${PATHS.haproxyTlsDir}/${TLS_PEM_KEY}` } }),
   });
 
   // The replicas differ only in name and address, which influxdb.conf does not hold: one file serves all.
@@ -116,6 +123,10 @@ export function planKubernetesWorkload(config: StackConfig, k8s: KubernetesConfi
     relayConfigs: Object.fromEntries(topology.relays.map((relay) => [`${relay.name}.toml`, renderRelayConfig(topology, relay)])),
     haproxyConfig,
     haproxyConfigChecksum: createHash("sha256").update(haproxyConfig).digest("hex"),
+    tls:
+      config.tlsCertificate === undefined
+        ? undefined
+        : { pem: config.tlsCertificate, fingerprint: new X509Certificate(config.tlsCertificate).fingerprint256 },
     relayQueueVolumeGi: Math.max(1, Math.ceil((queueMb * 1.25) / 1024)),
     replicaUrls: topology.replicas.map((r) => `http://${r.address}:${r.httpPort}`),
     createDatabases: createDatabasesStatement(topology.databases),

@@ -60,8 +60,15 @@ export function hardenedContainer(container: Container): Container {
 }
 
 /** A GET probe; Kubernetes counts any 2xx or 3xx, so InfluxDB's 204 to /ping passes. */
-export function httpProbe(path: string, port: number, periodSeconds: number, failureThreshold: number): k8s.types.input.core.v1.Probe {
-  return { httpGet: { path, port }, periodSeconds, failureThreshold, timeoutSeconds: 3 };
+export function httpProbe(
+  path: string,
+  port: number,
+  periodSeconds: number,
+  failureThreshold: number,
+  scheme: "HTTP" | "HTTPS" = "HTTP",
+): k8s.types.input.core.v1.Probe {
+  // The kubelet does not verify the certificate of an HTTPS probe.
+  return { httpGet: { path, port, ...(scheme === "HTTPS" ? { scheme } : {}) }, periodSeconds, failureThreshold, timeoutSeconds: 3 };
 }
 
 /** A StatefulSet's volume claim template: one ReadWriteOnce volume per pod. */

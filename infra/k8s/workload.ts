@@ -27,7 +27,7 @@ const AZURE_INTERNAL_LB = { "service.beta.kubernetes.io/azure-load-balancer-inte
 export class InfluxHaWorkload extends pulumi.ComponentResource {
   readonly plan: KubernetesPlan;
   readonly namespace: pulumi.Output<string>;
-  /** http://<address>:<port> of the clients' Service: writes, queries, /ping and /health. */
+  /** http(s)://<address>:<port> of the clients' Service: writes, queries, /ping and /health. */
   readonly clientEndpoint: pulumi.Output<string>;
   /** <address>:<port> of the UDP Service, when UDP is on. */
   readonly udpEndpoint: pulumi.Output<string> | undefined;
@@ -108,6 +108,7 @@ export class InfluxHaWorkload extends pulumi.ComponentResource {
         replicas: kubernetes.haproxies,
         clientService,
         clientPort: config.clientPort,
+        clientTls: config.clientTls,
       },
       { parent: this },
     );
@@ -126,7 +127,8 @@ export class InfluxHaWorkload extends pulumi.ComponentResource {
 
     this.plan = plan;
     this.namespace = namespace;
-    this.clientEndpoint = pulumi.interpolate`http://${serviceEndpoint(haproxy.clientService, kubernetes)}`;
+    const scheme = plan.tls === undefined ? "http" : "https";
+    this.clientEndpoint = pulumi.interpolate`${scheme}://${serviceEndpoint(haproxy.clientService, kubernetes)}`;
     this.udpEndpoint = relays.udpService === undefined ? undefined : serviceEndpoint(relays.udpService, kubernetes);
     this.registerOutputs({ namespace: this.namespace, clientEndpoint: this.clientEndpoint, udpEndpoint: this.udpEndpoint });
   }

@@ -40,6 +40,8 @@ export interface NodeCloudInitArgs {
   readonly node: VmNode;
   readonly influxAdminUser: string;
   readonly influxAdminPassword: string;
+  /** HAProxy's PEM bundle; with the plan's TLS only. */
+  readonly tlsCertificate: string | undefined;
   readonly relayBundle: RelayBundleSource;
 }
 
@@ -103,6 +105,8 @@ export function renderCloudInit(args: NodeCloudInitArgs): string {
       permissions: "0600",
       content: renderHaproxyConfig(topology, node.loadBalancer, { runAs: "haproxy" }),
     },
+    // HAProxy's master loads it as root before its workers drop to the haproxy user.
+    ...(topology.tls === undefined ? [] : [{ path: topology.tls.certificatePath, permissions: "0600", content: tlsCertificate(args) }]),
     { path: "/etc/systemd/system/influx-relay.service", permissions: "0644", content: renderRelayUnit() },
     { path: "/etc/systemd/system/influxdb.service.d/influx-ha.conf", permissions: "0644", content: renderInfluxdbDropIn() },
   ];
@@ -113,6 +117,11 @@ export function renderCloudInit(args: NodeCloudInitArgs): string {
   const header = `#cloud-config\n# influx-ha ${node.name} (${node.privateIp}), rendered by infra/vm/cloud-init.ts\n`;
   // YAML 1.1 rules, as cloud-init reads it with PyYAML: a value such as "on" or "1:30" stays a string.
   return header + stringify(config, { lineWidth: 0, version: "1.1" });
+}
+
+function tlsCertificate(args: NodeCloudInitArgs): string {
+  if (args.tlsCertificate === undefined) throw new Error("the plan terminates TLS, but no tlsCertificate was given");
+  return args.tlsCertificate;
 }
 
 /** A POSIX shell word: single quotes, with each ' written as '\''. */

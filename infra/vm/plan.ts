@@ -21,6 +21,8 @@ export const VM_PORTS = {
   ssh: 22,
 } as const;
 
+/** HAProxy's PEM bundle (certificate, chain and key) when the stack sets tlsCertificate. */
+export const TLS_CERTIFICATE_PATH = "/etc/haproxy/influx-ha.pem";
 /** Node i gets the subnet's host number FIRST_NODE_HOST + i: Azure keeps .0 to .3, and .4 to .9 stay free. */
 export const FIRST_NODE_HOST = 10;
 /** Where the data disk is mounted: the Debian package's data directory. */
@@ -59,6 +61,8 @@ export interface SecurityRulePlan {
 
 export interface ProbePlan {
   readonly name: string;
+  /** Https when HAProxy terminates TLS on the port; Azure does not check the certificate. */
+  readonly protocol: "Http" | "Https";
   readonly port: number;
   /** HTTP GET path; Azure counts only a 200 as healthy. */
   readonly path: string;
@@ -110,6 +114,7 @@ export function planVmLayout(config: StackConfig, vm: VmConfig, statsPassword: s
     })),
     loadBalancers: addresses.map((address, i) => ({ name: `haproxy-${i}`, address, port: VM_PORTS.haproxy, statsPort: VM_PORTS.stats })),
     stats: { password: statsPassword },
+    ...(config.tlsCertificate === undefined ? {} : { tls: { certificatePath: TLS_CERTIFICATE_PATH } }),
   });
 
   const nodes = addresses.map((privateIp, i): VmNode => ({
@@ -165,13 +170,15 @@ export function planVmLayout(config: StackConfig, vm: VmConfig, statsPassword: s
   });
 
   const { loadBalancer: lb } = topology;
-  const probes: ProbePlan[] = [{ name: "haproxy", port: VM_PORTS.haproxy, path: "/health" }];
+  const probes: ProbePlan[] = [
+    { name: "haproxy", protocol: topology.tls === undefined ? "Http" : "Https", port: VM_PORTS.haproxy, path: "/health" },
+  ];
   const rules: LoadBalancingRulePlan[] = [
     { name: "client", protocol: "Tcp", frontendPort: config.clientPort, backendPort: VM_PORTS.haproxy, probe: "haproxy" },
   ];
   if (udp) {
     // UDP cannot be proxied by HAProxy: it goes straight to a relay that is up.
-    probes.push({ name: "relay", port: VM_PORTS.relayHttp, path: "/health" });
+    probes.push({ name: "relay", protocol: "Http", port: VM_PORTS.relayHttp, path: "/health" });
     rules.push({ name: "udp-writes", protocol: "Udp", frontendPort: config.udpPort, backendPort: config.udpPort, probe: "relay" });
   }
   const slowestMs = Math.max(lb.queryTimeoutMs, lb.writeTimeoutMs, lb.clientTimeoutMs);

@@ -1,4 +1,5 @@
 // Stack configs for tests: the raw `influx-ha:` values of a small VM stack, as Pulumi would hand them over.
+// Its endpoint is public and plain HTTP, by the explicit opt-out; tests of TLS set tlsCertificate instead.
 import type { ConfigReader } from "../../infra/config.js";
 
 export const VM_STACK: Readonly<Record<string, string>> = {
@@ -7,6 +8,7 @@ export const VM_STACK: Readonly<Record<string, string>> = {
   "influx-ha:databases": JSON.stringify(["telegraf", "app"]),
   "influx-ha:influxAdminPassword": "correct-horse-battery",
   "influx-ha:sshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHnAZrjC1xvbQdPZVZ9ohV3oD8W9Ko5q9H2Y1i1oN1vX ops@example",
+  "influx-ha:allowPlaintextPublicEndpoint": "true",
 };
 
 /** A reader over VM_STACK with some keys changed; an undefined value removes the key. */
