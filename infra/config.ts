@@ -10,6 +10,8 @@ import { FIRST_NODE_HOST, VM_PORTS } from "./vm/plan.js";
 export const NAMESPACE = "influx-ha";
 export const TARGETS = ["vm", "aks", "k8s"] as const;
 export type Target = (typeof TARGETS)[number];
+/** Keys whose values are set with `pulumi config set --secret`: stack files hold them only as `secure:` ciphertext. */
+export const SECRET_KEYS = ["influxAdminPassword", "statsPassword", "tlsCertificate", "kubeconfig"] as const;
 export const DATA_DISK_SKUS = ["Premium_LRS", "PremiumV2_LRS", "UltraSSD_LRS"] as const;
 export type DataDiskSku = (typeof DATA_DISK_SKUS)[number];
 const AVAILABILITY_ZONES = ["1", "2", "3"] as const;
@@ -550,5 +552,5 @@ class Keys {
 }
 
 function secretFlag(key: string): string {
-  return /Password$/.test(key) ? "--secret " : "";
+  return (SECRET_KEYS as readonly string[]).includes(key) ? "--secret " : "";
 }

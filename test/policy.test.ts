@@ -16,6 +16,7 @@ import { buildRelayBundle, type RelayBundle } from "../infra/relay-bundle.js";
 import { setAzureMocks, unwrapSecrets } from "./helpers/azure-mocks.js";
 import { startPolicyPack, type RunningPolicyPack } from "./helpers/policy-pack.js";
 import { ResourceGraph, type Declared } from "./helpers/resource-graph.js";
+import { setAsTheHeaderSays, stackFileReader, stackFiles } from "./helpers/stack-files.js";
 import { AKS_STACK, stackReader } from "./helpers/stack-config.js";
 import { tempDir } from "./helpers/temp.js";
 import { selfSignedPem } from "./helpers/tls.js";
@@ -122,6 +123,22 @@ describe("the policy pack's rules", () => {
         .map((v) => v.slice(0, v.indexOf(":")))
         .sort(),
     ).toEqual(["premium-protected-data-disks", "premium-protected-data-disks", "tls-on-public-endpoints"]);
+  });
+
+  it("pass the layout of every stack file in stacks/", async () => {
+    const { VmLayout } = await import("../infra/azure/vm-layout.js");
+    const { AksLayout } = await import("../infra/azure/aks-layout.js");
+    for (const stack of stackFiles()) {
+      const config = parseStackConfig(stackFileReader(stack, setAsTheHeaderSays(stack)));
+      const { all } = await graph.declare(
+        (opts) =>
+          config.vm !== undefined
+            ? new VmLayout("influx-ha", { config, vm: config.vm, relayBundle: bundle }, opts)
+            : new AksLayout("influx-ha", { config, kubernetes: config.kubernetes!, aks: config.aks!, relayBundle: bundle }, opts),
+        10_000,
+      );
+      expect(allViolations(all), stack.name).toEqual([]);
+    }
   });
 
   it("no-database-or-relay-port-from-internet: refuses InfluxDB and relay ports and UDP from anywhere, allows HAProxy's", () => {
