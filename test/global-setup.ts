@@ -1,5 +1,6 @@
 // Before any test: the real tools the tests run must be there (installed with apt-get when root):
-// InfluxDB and HAProxy from Debian's packages, and the validators of what infra/ renders.
+// InfluxDB and HAProxy from Debian's packages, the validators of what infra/ renders, and the tools the
+// tests and the rendered scripts call, which a minimal Debian (a CI container) lacks.
 import { HAPROXY, INFLUXD, ensureTools, type Tool } from "../local/tools.js";
 
 const VALIDATORS: readonly Tool[] = [
@@ -7,7 +8,13 @@ const VALIDATORS: readonly Tool[] = [
   { binary: "shellcheck", aptPackage: "shellcheck" },
   { binary: "systemd-analyze", aptPackage: "systemd" },
 ];
+const TEST_TOOLS: readonly Tool[] = [
+  { binary: "openssl", aptPackage: "openssl" },
+  { binary: "curl", aptPackage: "curl" },
+  { binary: "sfdisk", aptPackage: "fdisk" },
+  { binary: "mkfs.ext4", aptPackage: "e2fsprogs" },
+];
 
 export default function setup(): void {
-  ensureTools([INFLUXD, HAPROXY, ...VALIDATORS]);
+  ensureTools([INFLUXD, HAPROXY, ...VALIDATORS, ...TEST_TOOLS]);
 }
