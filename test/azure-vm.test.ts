@@ -184,6 +184,7 @@ describe("the VM layout on Azure", () => {
       { name: "haproxy", protocol: "Https", port: 8180, requestPath: "/health", intervalInSeconds: 5, probeThreshold: 2 },
     ]);
     expect(await value(layout.clientEndpoint)).toBe(`https://${MOCK_PUBLIC_IP}:8086`);
+    expect(layout.statsUrls).toEqual(["https://10.42.1.10:8404/", "https://10.42.1.11:8404/"]);
   });
 
   it("lets the nodes' identity read the relay blob, and gives each VM that identity and its own cloud-init", async () => {

@@ -92,7 +92,8 @@ export class VmLayout extends pulumi.ComponentResource {
     const scheme = plan.topology.tls === undefined ? "http" : "https";
     this.clientEndpoint = pulumi.interpolate`${scheme}://${lb.frontendAddress}:${config.clientPort}`;
     this.udpEndpoint = config.udpDatabase === undefined ? undefined : pulumi.interpolate`${lb.frontendAddress}:${config.udpPort}`;
-    this.statsUrls = plan.nodes.map((n) => `http://${n.privateIp}:${VM_PORTS.stats}/`);
+    // HAProxy terminates TLS on the stats port too.
+    this.statsUrls = plan.nodes.map((n) => `${scheme}://${n.privateIp}:${VM_PORTS.stats}/`);
     this.statsUser = plan.topology.stats.user;
     this.statsPassword = pulumi.secret(config.statsPassword);
     this.nodePrivateIps = plan.nodes.map((n) => n.privateIp);
