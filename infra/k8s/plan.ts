@@ -134,9 +134,15 @@ export function planKubernetesWorkload(config: StackConfig, k8s: KubernetesConfi
   };
 }
 
+/** Azure's annotation for a load balancer inside the VNet; other clouds ignore it. */
+export const AZURE_INTERNAL_LB = { "service.beta.kubernetes.io/azure-load-balancer-internal": "true" } as const;
+
+/** The label naming a pod's part in the layout; the policy pack reads it too. */
+export const COMPONENT_LABEL = "app.kubernetes.io/component";
+
 /** The labels that select a component's pods. */
 export function componentLabels(component: Component): Record<string, string> {
-  return { "app.kubernetes.io/name": "influx-ha", "app.kubernetes.io/component": component };
+  return { "app.kubernetes.io/name": "influx-ha", [COMPONENT_LABEL]: component };
 }
 
 /** A Service's full DNS name, as pods and HAProxy's resolvers look it up. */

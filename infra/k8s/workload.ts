@@ -10,7 +10,7 @@ import { DatabaseBootstrap } from "./bootstrap.js";
 import { HaproxyTier } from "./haproxy.js";
 import { InfluxDbReplicas } from "./influxdb.js";
 import { NetworkPolicies } from "./network-policies.js";
-import { planKubernetesWorkload, serviceAddress, type KubernetesPlan } from "./plan.js";
+import { AZURE_INTERNAL_LB, planKubernetesWorkload, serviceAddress, type KubernetesPlan } from "./plan.js";
 import { RelayTier } from "./relays.js";
 
 export interface InfluxHaWorkloadArgs {
@@ -20,9 +20,6 @@ export interface InfluxHaWorkloadArgs {
   /** AKS: the pods go to the InfluxDB pool, by its label. */
   readonly onDedicatedPool: boolean;
 }
-
-/** Azure's annotation for a load balancer inside the VNet; other clouds ignore it. */
-const AZURE_INTERNAL_LB = { "service.beta.kubernetes.io/azure-load-balancer-internal": "true" } as const;
 
 export class InfluxHaWorkload extends pulumi.ComponentResource {
   readonly plan: KubernetesPlan;

@@ -4,20 +4,18 @@
 import type { PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { CLIENT_TLS_ANNOTATION, CLIENT_TLS_TAG, COMPONENT_TAG, COMPONENTS } from "../marks.js";
 import { DATA_DISK_SKUS } from "../config.js";
-import { K8S_PORTS, type Component } from "../k8s/plan.js";
+import { AZURE_INTERNAL_LB, COMPONENT_LABEL, K8S_PORTS, type Component } from "../k8s/plan.js";
 import { VM_PORTS } from "../vm/plan.js";
 
 /** TCP ports that reach InfluxDB or a relay directly on a node. UDP in this layout only ever reaches them. */
 const PROTECTED_TCP_PORTS = [
   ...new Set([VM_PORTS.influxdbHttp, VM_PORTS.influxdbRpc, VM_PORTS.relayHttp, K8S_PORTS.influxdbHttp, K8S_PORTS.relayHttp]),
-].sort();
+].sort((a, b) => a - b);
 /** The pods that only HAProxy and the relays may reach. */
 const DIRECT_COMPONENTS: readonly (Component | undefined)[] = ["influxdb", "relay"];
 /** How an NSG rule names "anywhere". */
 const INTERNET_SOURCES = new Set(["*", "internet", "any", "0.0.0.0/0", "::/0"]);
 const PREMIUM_SKUS = new Set<string>([...DATA_DISK_SKUS, "Premium_ZRS"]);
-const AZURE_INTERNAL_LB_ANNOTATION = "service.beta.kubernetes.io/azure-load-balancer-internal";
-const COMPONENT_LABEL = "app.kubernetes.io/component";
 /** The least of each part that loses no function when one instance is down. */
 export const MIN_INSTANCES = 2;
 
@@ -167,7 +165,10 @@ function isPublicLoadBalancer(props: Props): boolean {
 }
 
 function isPublicService(props: Props): boolean {
-  return props.spec?.type === "LoadBalancer" && props.metadata?.annotations?.[AZURE_INTERNAL_LB_ANNOTATION] !== "true";
+  return (
+    props.spec?.type === "LoadBalancer" &&
+    Object.entries(AZURE_INTERNAL_LB).some(([key, value]) => props.metadata?.annotations?.[key] !== value)
+  );
 }
 
 function isKubernetesWorkload(resource: PolicyResource): boolean {
