@@ -2,7 +2,6 @@
 // its pull grant, and every Kubernetes object of the workload, each also validated against the
 // Kubernetes OpenAPI schema (kubernetes-models). No cloud, no cluster and no Pulumi CLI are involved.
 import { createHash, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../infra/config.js";
@@ -254,7 +253,7 @@ describe("the AKS layout", () => {
   });
 
   it("with tlsCertificate, mounts it from a Secret, probes over HTTPS and rolls HAProxy when the certificate changes", async () => {
-    const pem = readFileSync(selfSignedPem().file, "utf8");
+    const pem = selfSignedPem().pem;
     const { all, layout } = await declare({ "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:tlsCertificate": pem });
     const secret = all.find((d) => d.name === "influx-ha-workload-haproxy-tls")!;
     expect(secret.inputs.stringData).toEqual({ "influx-ha.pem": pem });

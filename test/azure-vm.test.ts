@@ -1,6 +1,5 @@
 // The VM layout's resource graph, under Pulumi's mocks: what `pulumi up` would declare, checked by type,
 // count, zone, SKU, rule and option. No cloud and no Pulumi CLI are involved.
-import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../infra/config.js";
@@ -176,7 +175,7 @@ describe("the VM layout on Azure", () => {
   it("with tlsCertificate, probes HAProxy over HTTPS, marks the endpoint and gives an https:// endpoint", async () => {
     const { all, layout } = await declare({
       "influx-ha:allowPlaintextPublicEndpoint": undefined,
-      "influx-ha:tlsCertificate": readFileSync(selfSignedPem().file, "utf8"),
+      "influx-ha:tlsCertificate": selfSignedPem().pem,
     });
     const [lb] = ofType(all, "network:LoadBalancer");
     expect(lb!.inputs.tags["influx-ha-client-tls"]).toBe("haproxy");

@@ -1,7 +1,7 @@
 // The Kubernetes workload's plan, pure: names and addresses from the one topology, and the rendered files
 // its ConfigMaps hold, checked by the real tools (haproxy -c, the relay's config loader, influxd's TOML).
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
@@ -91,8 +91,8 @@ describe("the Kubernetes plan", () => {
   });
 
   it("with tlsCertificate, terminates TLS on the client port with the mounted PEM, in a config haproxy -c accepts", () => {
-    const { file } = selfSignedPem();
-    const p = plan({ "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:tlsCertificate": readFileSync(file, "utf8") });
+    const { file, pem } = selfSignedPem();
+    const p = plan({ "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:tlsCertificate": pem });
     const mounted = "/etc/influx-ha/tls/influx-ha.pem";
     expect(p.haproxyConfig).toContain(`bind 0.0.0.0:8086 ssl crt ${mounted} alpn http/1.1`);
     const result = checkIsolated(p.haproxyConfig.replaceAll(mounted, file), { [STATS_PASSWORD_ENV]: "stats-password-1234" });

@@ -91,7 +91,7 @@ describe("the policy pack's rules", () => {
     const { AksLayout } = await import("../infra/azure/aks-layout.js");
     const tls = {
       "influx-ha:allowPlaintextPublicEndpoint": undefined,
-      "influx-ha:tlsCertificate": readFileSync(selfSignedPem().file, "utf8"),
+      "influx-ha:tlsCertificate": selfSignedPem().pem,
     };
     const internalUdp = { "influx-ha:publicEndpoint": "false", "influx-ha:udpDatabase": "telegraf" };
     const relayImage = { "influx-ha:relayImage": "registry.example.com/influx-relay:0.1.0" };

@@ -172,7 +172,7 @@ describe("parseStackConfig", () => {
   });
 
   it("asks a public endpoint for TLS or the explicit opt-out, and keeps UDP off the internet", () => {
-    const pem = readFileSync(selfSignedPem().file, "utf8");
+    const pem = selfSignedPem().pem;
     const tls = { "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:tlsCertificate": pem };
     expect(parseStackConfig(stackReader(tls))).toMatchObject({ tlsCertificate: pem, clientTls: "haproxy" });
     expect(parseStackConfig(stackReader())).toMatchObject({ tlsCertificate: undefined, clientTls: "opt-out" });
@@ -197,10 +197,10 @@ describe("parseStackConfig", () => {
   });
 
   it("checks that the TLS certificate is one HAProxy can load", () => {
-    const pem = readFileSync(selfSignedPem().file, "utf8");
+    const pem = selfSignedPem().pem;
     const [key] = pem.match(/-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/)!;
     const [cert] = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/)!;
-    const otherKey = readFileSync(selfSignedPem().file, "utf8").match(/-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/)![0];
+    const otherKey = selfSignedPem().pem.match(/-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/)![0];
     expect(certificateProblems(cert + key)).toEqual([]);
     expect(certificateProblems(cert)[0]).toMatch(/^must be PEM holding the certificate \(then its chain\) and its private key/);
     expect(certificateProblems("not a pem")[0]).toMatch(/^must be PEM/);

@@ -117,7 +117,7 @@ describe("a node's cloud-init", () => {
   });
 
   it("with tlsCertificate, writes the PEM for root only and terminates TLS with it in a config haproxy -c accepts", () => {
-    const pem = readFileSync(selfSignedPem().file, "utf8");
+    const pem = selfSignedPem().pem;
     const config = parseStackConfig(stackReader({ "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:tlsCertificate": pem }));
     const tlsPlan = planVmLayout(config, config.vm!, config.statsPassword);
     const files = filesAsCloudInitReadsThem(

@@ -31,7 +31,7 @@ const SET_BY_HAND: Record<string, () => string> = {
   influxAdminPassword: () => "correct-horse-battery",
   statsPassword: () => "stats-password-1234",
   sshPublicKey: () => VM_STACK[`${NAMESPACE}:sshPublicKey`]!,
-  tlsCertificate: () => readFileSync(selfSignedPem().file, "utf8"),
+  tlsCertificate: () => selfSignedPem().pem,
 };
 
 /** The keys a stack's header comment tells the operator to set, with test values. */

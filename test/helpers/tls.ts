@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** A self-signed certificate for 127.0.0.1, key and certificate in one PEM file, as ssl-combined-pem wants. */
-export function selfSignedPem(): { file: string; cert: string } {
+/** A self-signed certificate for 127.0.0.1, key and certificate in one PEM file (and its text), as ssl-combined-pem wants. */
+export function selfSignedPem(): { file: string; cert: string; pem: string } {
   const dir = mkdtempSync(join(tmpdir(), "relay-tls-"));
   const key = join(dir, "key.pem");
   const cert = join(dir, "cert.pem");
@@ -29,6 +29,7 @@ export function selfSignedPem(): { file: string; cert: string } {
   if (openssl.status !== 0) throw new Error(`openssl failed: ${openssl.stderr}`);
   const file = join(dir, "combined.pem");
   const certText = readFileSync(cert, "utf8");
-  writeFileSync(file, readFileSync(key, "utf8") + certText);
-  return { file, cert: certText };
+  const pem = readFileSync(key, "utf8") + certText;
+  writeFileSync(file, pem);
+  return { file, cert: certText, pem };
 }
