@@ -1,9 +1,8 @@
 import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { parse as parseYaml } from "yaml";
 import { certificateProblems, deriveStatsPassword, NAMESPACE, parseStackConfig, StackConfigError } from "../infra/config.js";
 import { AKS_STACK, K8S_STACK, stackReader, VM_STACK } from "./helpers/stack-config.js";
+import { projectConfig, projectDefaults } from "./helpers/stack-files.js";
 import { selfSignedPem } from "./helpers/tls.js";
 
 function problems(overrides: Record<string, string | undefined>): readonly string[] {
@@ -45,18 +44,9 @@ describe("parseStackConfig", () => {
   });
 
   it("matches Pulumi.yaml: every key it reads is declared there, with the same defaults", () => {
-    const project = parseYaml(readFileSync(new URL("../Pulumi.yaml", import.meta.url), "utf8")) as {
-      config: Record<string, { type: string; default?: unknown; description: string }>;
-    };
+    const declared = projectConfig();
     // What the program sees when a stack sets only the required keys: Pulumi adds the declared defaults.
-    const defaults = Object.fromEntries(
-      Object.entries(project.config)
-        .filter(([, declared]) => declared.default !== undefined)
-        .map(([key, declared]) => [
-          `${NAMESPACE}:${key}`,
-          typeof declared.default === "string" ? declared.default : JSON.stringify(declared.default),
-        ]),
-    );
+    const defaults = projectDefaults();
     const keysRead = new Set<string>();
     for (const stack of [{}, AKS_STACK, K8S_STACK]) {
       const values = { ...defaults, ...VM_STACK, ...stack };
@@ -67,8 +57,8 @@ describe("parseStackConfig", () => {
       expect(config).toEqual(parseStackConfig(stackReader(stack)));
     }
     const ours = [...keysRead].filter((k) => k.startsWith(`${NAMESPACE}:`)).map((k) => k.slice(NAMESPACE.length + 1));
-    expect(ours.sort()).toEqual(Object.keys(project.config).sort());
-    for (const declared of Object.values(project.config)) expect(declared.description.length).toBeGreaterThan(10);
+    expect(ours.sort()).toEqual(Object.keys(declared).sort());
+    for (const key of Object.values(declared)) expect(key.description.length).toBeGreaterThan(10);
   });
 
   it("reads lists as JSON, numbers and booleans as Pulumi stores them", () => {

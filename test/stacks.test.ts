@@ -1,10 +1,9 @@
 // The stack files in stacks/: each is commented, holds secrets only as `secure:` values, uses only keys
 // the program declares, and, with its secrets set, is a config the program accepts.
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { NAMESPACE, parseStackConfig, SECRET_KEYS } from "../infra/config.js";
-import { setAsTheHeaderSays, stackFileReader, stackFiles, type StackFile } from "./helpers/stack-files.js";
+import { projectConfig, setAsTheHeaderSays, stackFileReader, stackFiles, type StackFile } from "./helpers/stack-files.js";
 
 /** The keys a stack file holds in plain text that should have been set with --secret. */
 function plainSecrets(config: Readonly<Record<string, unknown>>): string[] {
@@ -44,7 +43,7 @@ describe("the stack files", () => {
   });
 
   it("use only keys Pulumi.yaml declares, and the Azure location", () => {
-    const declared = Object.keys((parseYaml(readFileSync(new URL("../Pulumi.yaml", import.meta.url), "utf8")) as any).config);
+    const declared = Object.keys(projectConfig());
     for (const stack of stacks) {
       for (const key of Object.keys(stack.config)) {
         expect(key === "azure-native:location" || declared.includes(key.slice(`${NAMESPACE}:`.length)), `${stack.name}: ${key}`).toBe(true);

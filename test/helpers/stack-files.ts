@@ -40,13 +40,16 @@ export function setAsTheHeaderSays(stack: StackFile): Record<string, string> {
   return Object.fromEntries(keys.map((key) => [`${NAMESPACE}:${key}`, SET_BY_HAND[key]!()]));
 }
 
-/** Pulumi.yaml's declared defaults, by full key. */
+/** Pulumi.yaml's config block: every key the program reads, as the project declares it. */
+export function projectConfig(): Record<string, { type: string; default?: unknown; description: string }> {
+  return (parseYaml(readFileSync(new URL("../../Pulumi.yaml", import.meta.url), "utf8")) as { config: ReturnType<typeof projectConfig> })
+    .config;
+}
+
+/** Pulumi.yaml's declared defaults, by full key, as the program sees them when a stack leaves the key out. */
 export function projectDefaults(): Record<string, string> {
-  const project = parseYaml(readFileSync(new URL("../../Pulumi.yaml", import.meta.url), "utf8")) as {
-    config: Record<string, { default?: unknown }>;
-  };
   return Object.fromEntries(
-    Object.entries(project.config)
+    Object.entries(projectConfig())
       .filter(([, declared]) => declared.default !== undefined)
       .map(([key, declared]) => [`${NAMESPACE}:${key}`, asConfigString(declared.default)]),
   );
