@@ -45,6 +45,11 @@ export interface HaproxyRenderOptions {
 
 const RESOLVERS = "system";
 
+/** What clients and health checks speak to the load balancers' client port: HTTPS when they terminate TLS. */
+export function clientScheme(topology: Topology): "http" | "https" {
+  return topology.tls === undefined ? "http" : "https";
+}
+
 export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalancerNode, opts: HaproxyRenderOptions = {}): string {
   const { loadBalancer: lb, stats, tls } = topology;
   const n = NAMES;

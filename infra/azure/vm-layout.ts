@@ -2,6 +2,7 @@
 // InfluxNode per replica, all from planVmLayout's plan and the shared renderers.
 import * as resources from "@pulumi/azure-native/resources/index.js";
 import * as pulumi from "@pulumi/pulumi";
+import { clientScheme } from "../../haproxy/render.js";
 import type { StackConfig, VmConfig } from "../config.js";
 import { CLIENT_TLS_TAG, COMPONENT_TAG, COMPONENTS } from "../marks.js";
 import type { RelayBundle } from "../relay-bundle.js";
@@ -89,7 +90,7 @@ export class VmLayout extends pulumi.ComponentResource {
     }
 
     this.resourceGroupName = group.name;
-    const scheme = plan.topology.tls === undefined ? "http" : "https";
+    const scheme = clientScheme(plan.topology);
     this.clientEndpoint = pulumi.interpolate`${scheme}://${lb.frontendAddress}:${config.clientPort}`;
     this.udpEndpoint = config.udpDatabase === undefined ? undefined : pulumi.interpolate`${lb.frontendAddress}:${config.udpPort}`;
     // HAProxy terminates TLS on the stats port too.

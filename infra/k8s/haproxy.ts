@@ -3,6 +3,7 @@
 // config's checksum sits on the pod template, so a new config rolls the pods.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { clientScheme } from "../../haproxy/render.js";
 import type { ClientTls, ServiceType } from "../config.js";
 import { CLIENT_TLS_ANNOTATION } from "../marks.js";
 import { hardenedContainer, httpProbe, onePodAtATime, placement, POD_SECURITY } from "./pod.js";
@@ -40,6 +41,7 @@ export class HaproxyTier extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const scheme = clientScheme(plan.topology);
     const tls =
       plan.tls === undefined
         ? undefined
@@ -80,7 +82,7 @@ export class HaproxyTier extends pulumi.ComponentResource {
                   ],
                   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
                   // HAProxy's own /health: 200 while it has a relay and a replica to send to.
-                  readinessProbe: httpProbe("/health", K8S_PORTS.haproxy, 5, 2, tls === undefined ? "HTTP" : "HTTPS"),
+                  readinessProbe: httpProbe("/health", K8S_PORTS.haproxy, 5, 2, scheme === "https" ? "HTTPS" : "HTTP"),
                   livenessProbe: { tcpSocket: { port: "stats" }, periodSeconds: 10, failureThreshold: 6 },
                   volumeMounts: [
                     { name: "config", mountPath: PATHS.haproxyConfigDir, readOnly: true },
@@ -114,7 +116,7 @@ export class HaproxyTier extends pulumi.ComponentResource {
         spec: {
           type: args.clientService.type,
           selector: { ...labels },
-          ports: [{ name: tls === undefined ? "http" : "https", port: args.clientPort, targetPort: "client", protocol: "TCP" }],
+          ports: [{ name: scheme, port: args.clientPort, targetPort: "client", protocol: "TCP" }],
         },
       },
       { parent: this },

@@ -4,6 +4,7 @@
 // the provider (which cluster) and where the relay image comes from differ.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { clientScheme } from "../../haproxy/render.js";
 import type { KubernetesConfig, StackConfig } from "../config.js";
 import { createAdminStatement } from "../../influxdb/influxql.js";
 import { DatabaseBootstrap } from "./bootstrap.js";
@@ -124,8 +125,7 @@ export class InfluxHaWorkload extends pulumi.ComponentResource {
 
     this.plan = plan;
     this.namespace = namespace;
-    const scheme = plan.tls === undefined ? "http" : "https";
-    this.clientEndpoint = pulumi.interpolate`${scheme}://${serviceEndpoint(haproxy.clientService, kubernetes)}`;
+    this.clientEndpoint = pulumi.interpolate`${clientScheme(plan.topology)}://${serviceEndpoint(haproxy.clientService, kubernetes)}`;
     this.udpEndpoint = relays.udpService === undefined ? undefined : serviceEndpoint(relays.udpService, kubernetes);
     this.registerOutputs({ namespace: this.namespace, clientEndpoint: this.clientEndpoint, udpEndpoint: this.udpEndpoint });
   }

@@ -28,7 +28,7 @@ export const noDatabaseOrRelayPortFromInternet: ResourceValidationPolicy = {
   validateResource: ({ type, props }, report) => {
     switch (type) {
       case "azure-native:network:NetworkSecurityGroup":
-        for (const rule of props.securityRules ?? []) checkSecurityRule(rule.properties ?? rule, report);
+        for (const rule of props.securityRules ?? []) checkSecurityRule(rule, report);
         return;
       case "azure-native:network:SecurityRule":
         return checkSecurityRule(props, report);
