@@ -42,6 +42,14 @@ export interface HttpListenerConfig {
   /** Bearer token for POST /admin/flush; the endpoint is off without one. */
   readonly adminToken: string | undefined;
   readonly outputs: readonly HttpOutputConfig[];
+  /** Base URLs of the other relays' listeners in front of the same replicas: their /status says who is behind. */
+  readonly peers: readonly string[];
+  /** How often each peer's /status is read. */
+  readonly peerPollIntervalMs: number;
+  /** Bound on one request to a peer, and so on how long a fence can hold up an answer. */
+  readonly peerTimeoutMs: number;
+  /** Bound on a replica's wait before the first byte of a read's answer, and on each pause in it. */
+  readonly queryTimeoutMs: number;
 }
 
 export type FsyncPolicy = "always" | "interval";
@@ -89,6 +97,10 @@ export const DEFAULTS = {
   fsync: "always" as FsyncPolicy,
   fsyncInterval: "1s",
   udpPrecision: "n" as Precision,
+  peerPollInterval: "1s",
+  peerTimeout: "500ms",
+  /** InfluxQL over a long range can think for minutes. */
+  queryTimeout: "5m",
   udpMtu: 1024,
 } as const;
 
@@ -160,6 +172,10 @@ function readHttpListener(t: Table, index: number): HttpListenerConfig {
     fsyncIntervalMs: t.duration("fsync-interval", DEFAULTS.fsyncInterval, { positive: true }),
     adminToken,
     outputs: t.tableArray("output").map(readHttpOutput),
+    peers: t.urlList("peers", '"http://10.0.0.2:9096"'),
+    peerPollIntervalMs: t.duration("peer-poll-interval", DEFAULTS.peerPollInterval, { positive: true }),
+    peerTimeoutMs: t.duration("peer-timeout", DEFAULTS.peerTimeout, { positive: true }),
+    queryTimeoutMs: t.duration("query-timeout", DEFAULTS.queryTimeout, { positive: true }),
   };
   t.rejectUnknownKeys();
   checkOutputs(t, listener.outputs);
@@ -330,11 +346,29 @@ class Table {
       if (!this.has(key)) this.problem(key, "is required: the full URL of the backend's /write endpoint");
       return undefined;
     }
+    return this.httpUrl(key, value, '"http://10.0.0.1:8086/write"');
+  }
+
+  /** An array of http(s) URLs, empty when absent. */
+  urlList(key: string, example: string): string[] {
+    const value = this.take(key);
+    if (value === undefined) return [];
+    if (!Array.isArray(value)) return this.wrongType(key, `an array of URLs, each such as ${example}`, value) ?? [];
+    const urls: string[] = [];
+    value.forEach((item, i) => {
+      if (typeof item !== "string") return this.problem(`${key}[${i}]`, `must be a URL such as ${example}, got ${describe(item)}`);
+      const url = this.httpUrl(`${key}[${i}]`, item, example);
+      if (url !== undefined) urls.push(url.replace(/\/+$/, ""));
+    });
+    return urls;
+  }
+
+  private httpUrl(key: string, value: string, example: string): string | undefined {
     let url: URL;
     try {
       url = new URL(value);
     } catch {
-      this.problem(key, `"${value}" is not a URL: expected e.g. "http://10.0.0.1:8086/write"`);
+      this.problem(key, `"${value}" is not a URL: expected e.g. ${example}`);
       return undefined;
     }
     if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {

@@ -109,6 +109,40 @@ describe("durability keys", () => {
   });
 });
 
+describe("peers and reads", () => {
+  it("defaults to no peers, a 1s poll, a 500ms peer timeout and a 5m query timeout", () => {
+    const http = parseConfig(`[[http]]\nbind-addr = ":9096"\n${OUTPUTS}`, "relay.toml").http[0]!;
+    expect([http.peers, http.peerPollIntervalMs, http.peerTimeoutMs, http.queryTimeoutMs]).toEqual([[], 1_000, 500, 300_000]);
+  });
+
+  it("reads peers as base URLs, without a trailing slash, and the timings", () => {
+    const http = parseConfig(
+      `[[http]]\nbind-addr = ":9096"\npeers = ["http://10.0.0.2:9096/", "https://relay-2.example:9096"]\n` +
+        `peer-poll-interval = "250ms"\npeer-timeout = "2s"\nquery-timeout = "30m"\n${OUTPUTS}`,
+      "relay.toml",
+    ).http[0]!;
+    expect(http.peers).toEqual(["http://10.0.0.2:9096", "https://relay-2.example:9096"]);
+    expect([http.peerPollIntervalMs, http.peerTimeoutMs, http.queryTimeoutMs]).toEqual([250, 2_000, 1_800_000]);
+  });
+
+  it("names each bad peer and timing", () => {
+    expect(problemsOf(`[[http]]\nbind-addr = ":9096"\npeers = "http://10.0.0.2:9096"\n${OUTPUTS}`)).toEqual([
+      'http[0].peers: must be an array of URLs, each such as "http://10.0.0.2:9096", got the string "http://10.0.0.2:9096"',
+    ]);
+    expect(
+      problemsOf(
+        `[[http]]\nbind-addr = ":9096"\npeers = ["10.0.0.2:9096", 7, "ftp://x"]\npeer-timeout = "0s"\nquery-timeout = "soon"\n${OUTPUTS}`,
+      ),
+    ).toEqual([
+      'http[0].peers[0]: "10.0.0.2:9096" is not a URL: expected e.g. "http://10.0.0.2:9096"',
+      'http[0].peers[1]: must be a URL such as "http://10.0.0.2:9096", got number 7',
+      'http[0].peers[2]: "ftp://x" must be an http:// or https:// URL with a host',
+      'http[0].peer-timeout: "0s" must be greater than zero',
+      'http[0].query-timeout: "soon" is not a duration: use a number and a unit (ns, us, ms, s, m, h), such as "10s" or "1m30s"',
+    ]);
+  });
+});
+
 describe("bad config", () => {
   it("names the file, the key and the problem for an unknown key", () => {
     expect(() => parseConfig(`[[http]]\nbind-addr = "127.0.0.1:1"\nbind-adr = "x"\n${OUTPUTS}`, "/etc/relay.toml")).toThrow(
