@@ -3,6 +3,7 @@
 // a 5xx only when every output failed), made deterministic: the answer waits for every output, so it
 // no longer depends on which backend answered first. A write is queued for the outputs that missed it
 // only when at least one output took it, so a client retrying a refused write never fills the queues.
+// InfluxQL statements travel the same way; their answer is the results of an output that applied them.
 import { errorBody } from "./errors.js";
 import type { OutputReply } from "./output.js";
 
@@ -13,8 +14,13 @@ export const ACK_LEVELS: readonly AckLevel[] = ["one", "quorum", "all"];
 export type Attempt =
   /** The backend answered 2xx. */
   | { readonly kind: "accepted"; readonly reply: OutputReply }
-  /** The backend answered 4xx: the write itself is at fault. */
+  /** The backend answered 4xx, or refused the statement: the request itself is at fault. */
   | { readonly kind: "rejected"; readonly reply: OutputReply }
+  /**
+   * "database not found": the database may still be on its way there, in a CREATE DATABASE that a relay
+   * holds queued. Kept and retried like a failure when another output took the write; passed back when none did.
+   */
+  | { readonly kind: "missing-database"; readonly reply: OutputReply }
   /** No answer, a timeout or a 5xx: the write may go to the output's queue. */
   | { readonly kind: "failed"; readonly reply: OutputReply }
   /** Not sent: the output's queue is not empty, so the write must go behind it. */
@@ -45,7 +51,9 @@ export function decide(level: AckLevel, attempts: readonly Attempt[]): AckDecisi
   const rejected = attempts.find((a) => a.kind === "rejected");
   if (rejected) return { answer: passThrough(rejected.reply), queue };
   const needed = requiredAccepts(level, attempts.length);
-  if (accepted.length >= needed) return { answer: { status: 204 }, queue };
+  // A write's answer is 204; a statement's is its results, from the first output that applied it.
+  const first = accepted[0];
+  if (accepted.length >= needed && first) return { answer: first.reply.body ? passThrough(first.reply) : { status: 204 }, queue };
   const missed = attempts
     .filter((a) => a.kind !== "accepted")
     .map(describeAttempt)
@@ -56,6 +64,8 @@ export function decide(level: AckLevel, attempts: readonly Attempt[]): AckDecisi
       `(${accepted.map(nameOf).join(", ")}). The others keep it in their queues and will replay it: ${missed}`;
     return { answer: jsonError(503, message), queue };
   }
+  const missing = attempts.find((a) => a.kind === "missing-database");
+  if (missing && missing.kind === "missing-database") return { answer: passThrough(missing.reply), queue };
   const last5xx = attempts.findLast((a) => a.kind === "failed" && a.reply.status >= 500);
   if (last5xx && last5xx.kind === "failed") return { answer: passThrough(last5xx.reply), queue };
   return { answer: jsonError(503, `no backend took the write, and nothing was kept: ${missed}`), queue };

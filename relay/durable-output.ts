@@ -1,13 +1,15 @@
 // One backend with its durable queue. A write goes straight to the backend while the queue is empty;
 // once a write is missed, it and every write after it go to the queue, and one sender replays the queue
 // in order, merged into batches, backing off while the backend is down. Only when the queue is empty do
-// writes go straight again, so a replica never gets an older value after a newer one.
+// writes go straight again, so a replica never gets an older value after a newer one. InfluxQL statements
+// (schema, users, deletes) take the same path, so they reach the replica in order with the writes.
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describeReply, type AckDecision, type Attempt } from "./ack.js";
 import type { HttpListenerConfig, HttpOutputConfig } from "./config.js";
+import type { DivergenceLog } from "./divergence.js";
 import type { Logger } from "./logger.js";
-import { HttpOutput, type OutputReply } from "./output.js";
+import { HttpOutput, isMissingDatabase, type ForwardedRequest, type OutputReply } from "./output.js";
 import { mergeBodies, pointsIn, sameTarget } from "./queue/batch.js";
 import { DeadLetterFile } from "./queue/dead-letter.js";
 import { DiskQueue } from "./queue/disk-queue.js";
@@ -46,6 +48,8 @@ export interface OutputHealth {
   readonly up: boolean;
   /** Up, and no backlog to replay first: a write sent now reaches the backend at once. */
   readonly takesWritesNow: boolean;
+  /** Holds (or is about to hold) writes the replica lacks, or is out of sync: reads must not go there. */
+  readonly behind: boolean;
   readonly lastError: string | undefined;
   readonly outOfSync: OutOfSync | undefined;
   readonly queue: {
@@ -70,6 +74,8 @@ export interface DurableOutputOptions {
   readonly logger: Logger;
   /** Called with the duration of every request to the backend. */
   readonly onBackendRequest?: (seconds: number, via: Via) => void;
+  /** Where a queued statement this output refused is recorded. */
+  readonly divergences?: DivergenceLog;
 }
 
 const INITIAL_RETRY_DELAY_MS = 500;
@@ -97,6 +103,8 @@ export class DurableOutput {
   /** After a merged batch got a 4xx: how many entries to replay one at a time, to find the one at fault. */
   private oneByOne = 0;
   private wake: (() => void) | undefined;
+  /** Counts the times the output fell behind: a new one is what the relay's peers must be told of. */
+  private behindEpisodes = 0;
   private closed = false;
   private sender: Promise<void> | undefined;
   private readonly warnings: ThrottledLog;
@@ -122,6 +130,7 @@ export class DurableOutput {
     await deadLetter.open();
     const output = new DurableOutput(opts, new HttpOutput(opts.output), queue, deadLetter, dir, log);
     output.outOfSync = await readOutOfSync(dir);
+    if (queue.entries > 0 || output.outOfSync) output.behindEpisodes++;
     if (queue.entries > 0) {
       output.log.info({ entries: queue.entries, bytes: queue.bytes }, "resuming the queue left by the last run");
     }
@@ -137,17 +146,36 @@ export class DurableOutput {
       return { kind: "deferred", output: this.name };
     }
     const reply = await this.send(write, "live");
-    if (isSuccess(reply.status)) {
+    if (isSuccess(reply.status) && reply.statementError === undefined) {
       count(this.stats.live, 1, write.points, write.body.length);
       return { kind: "accepted", reply };
     }
-    if (isClientError(reply.status)) {
+    if (isMissingDatabase(reply)) {
+      this.reserve();
+      return { kind: "missing-database", reply };
+    }
+    if (isClientError(reply.status) || reply.statementError !== undefined) {
       this.stats.rejected++;
       return { kind: "rejected", reply };
     }
-    this.reserved++;
+    this.reserve();
     if (Date.now() >= this.retryAt) this.backOff();
     return { kind: "failed", reply };
+  }
+
+  /** A client's read, straight to the backend: reads never queue. */
+  forward(read: ForwardedRequest): ReturnType<HttpOutput["forward"]> {
+    return this.http.forward(read);
+  }
+
+  /** X-Influxdb-Version of the backend's latest answer. */
+  get backendVersion(): string | undefined {
+    return this.http.version;
+  }
+
+  /** How many times the output has fallen behind since start (a queue left by the last run counts once). */
+  get behindEpisode(): number {
+    return this.behindEpisodes;
   }
 
   /** Finishes what attempt() began, as the ack decision says: queue the write or let it go. */
@@ -177,6 +205,7 @@ export class DurableOutput {
       name: this.name,
       up: this.up,
       takesWritesNow: this.up && !this.backlogged(),
+      behind: this.backlogged() || this.outOfSync !== undefined,
       lastError: this.up ? undefined : this.lastError,
       outOfSync: this.outOfSync,
       queue: {
@@ -202,6 +231,12 @@ export class DurableOutput {
 
   private backlogged(): boolean {
     return this.reserved > 0 || this.queue.committedAndPendingBytes > 0;
+  }
+
+  /** Holds a place in the queue for a write that missed the backend. */
+  private reserve(): void {
+    if (!this.backlogged()) this.behindEpisodes++;
+    this.reserved++;
   }
 
   private limitBytes(): number {
@@ -230,6 +265,7 @@ export class DurableOutput {
   private drop(write: QueueEntry, reason: string): Outcome {
     count(this.stats.dropped, 1, write.points, write.body.length);
     if (!this.outOfSync) {
+      if (!this.backlogged()) this.behindEpisodes++;
       this.outOfSync = { since: new Date().toISOString(), reason };
       writeFile(join(this.dir, OUT_OF_SYNC_FILE), `${JSON.stringify(this.outOfSync)}\n`).catch((err: Error) =>
         this.log.error({ err }, "cannot record the out-of-sync marking on disk"),
@@ -276,14 +312,30 @@ export class DurableOutput {
     const first = batch.entries[0]!;
     const body = mergeBodies(batch.entries);
     const reply = await this.send({ ...first, body }, "replay");
-    if (isSuccess(reply.status)) {
+    if (isSuccess(reply.status) && reply.statementError === undefined) {
       count(this.stats.replayed, batch.entries.length, pointsIn(batch.entries), body.length);
-    } else if (isClientError(reply.status)) {
+    } else if (isMissingDatabase(reply) && Date.now() - first.acceptedAt <= this.opts.output.maxQueueAgeMs) {
+      // A CREATE DATABASE may still be on its way here through another relay's queue: wait for it.
+      this.warnings.warn(
+        "missing-database",
+        { error: describeReply(reply) },
+        `output ${this.name} lacks the database of a queued write; retrying`,
+      );
+      return this.backOff();
+    } else if (isClientError(reply.status) || reply.statementError !== undefined || isMissingDatabase(reply)) {
       if (batch.entries.length > 1) {
         this.oneByOne = batch.entries.length;
         return;
       }
       await this.toDeadLetter(first, reply);
+      if (first.api === "influxql") {
+        this.opts.divergences?.record({
+          statement: new URLSearchParams(first.body.toString("utf8")).get("q") ?? "",
+          appliedOn: [],
+          refusedBy: [{ output: this.name, error: reply.statementError ?? describeReply(reply) }],
+          via: "replay",
+        });
+      }
     } else {
       return this.backOff();
     }

@@ -1,9 +1,13 @@
-// One InfluxDB backend reached over HTTP: an undici Pool with keep-alive, the output's timeout and TLS settings.
-import { Pool } from "undici";
+// One InfluxDB backend reached over HTTP: undici Pools with keep-alive, the output's timeout and TLS settings.
+// Writes and statements share one pool; reads have their own, so a burst of long queries never holds up
+// the writes' connections (nor their timeouts).
+import { Pool, type Dispatcher } from "undici";
 import type { HttpOutputConfig } from "./config.js";
 
 /** Which InfluxDB write API a request goes to. */
 export type WriteApi = "v1" | "v2";
+/** What a queued record is: a line-protocol write, or InfluxQL statements for /query (form body "q=..."). */
+export type RecordKind = WriteApi | "influxql";
 
 /** How one backend answered one write. `status` is 0 when it did not answer at all. */
 export interface OutputReply {
@@ -12,10 +16,12 @@ export interface OutputReply {
   readonly body?: Buffer;
   readonly contentType?: string;
   readonly error?: Error;
+  /** A statement InfluxDB refused inside a 2xx answer ({"results":[{"error":...}]}): the first error it gave. */
+  readonly statementError?: string;
 }
 
 export interface OutgoingWrite {
-  readonly api: WriteApi;
+  readonly api: RecordKind;
   /** Query string without the '?'. */
   readonly query: string;
   readonly authorization: string | undefined;
@@ -27,7 +33,10 @@ const CONNECTIONS = 32;
 
 export class HttpOutput {
   readonly name: string;
+  /** X-Influxdb-Version of the backend's latest answer: what the relay reports as its own version. */
+  version: string | undefined;
   private readonly pool: Pool;
+  private readonly readPool: Pool;
   private readonly paths: BackendPaths;
   private readonly timeoutMs: number;
 
@@ -36,16 +45,21 @@ export class HttpOutput {
     this.timeoutMs = config.timeoutMs;
     const location = new URL(config.location);
     this.paths = backendPaths(location.pathname);
+    const connect = { rejectUnauthorized: !config.skipTlsVerification };
     this.pool = new Pool(location.origin, {
       connections: CONNECTIONS,
       headersTimeout: config.timeoutMs,
       bodyTimeout: config.timeoutMs,
-      connect: { rejectUnauthorized: !config.skipTlsVerification },
+      connect,
     });
+    // A query may think for minutes before its first byte, and stream for longer: forward() sets its own bounds.
+    this.readPool = new Pool(location.origin, { connections: CONNECTIONS, connect });
   }
 
   async send(write: OutgoingWrite): Promise<OutputReply> {
-    const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8" };
+    const headers: Record<string, string> = {
+      "content-type": write.api === "influxql" ? "application/x-www-form-urlencoded" : "text/plain; charset=utf-8",
+    };
     if (write.authorization !== undefined) headers.authorization = write.authorization;
     try {
       const response = await this.pool.request({
@@ -55,14 +69,17 @@ export class HttpOutput {
         body: write.body,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+      this.noteVersion(response.headers);
       const status = response.statusCode;
-      if (status >= 200 && status < 300) {
+      // A write's 2xx says all; a statement's answer is its results, and may hold a refusal.
+      if (status >= 200 && status < 300 && write.api !== "influxql") {
         await response.body.dump();
         return { output: this.name, status };
       }
       const body = Buffer.from(await response.body.arrayBuffer());
-      const contentType = response.headers["content-type"];
-      return { output: this.name, status, body, contentType: Array.isArray(contentType) ? contentType[0] : contentType };
+      const contentType = firstHeader(response.headers["content-type"]);
+      const statementError = status >= 200 && status < 300 ? firstStatementError(body) : undefined;
+      return { output: this.name, status, body, contentType, ...(statementError === undefined ? {} : { statementError }) };
     } catch (err) {
       return { output: this.name, status: 0, error: err as Error };
     }
@@ -72,6 +89,7 @@ export class HttpOutput {
   async ping(): Promise<OutputReply> {
     try {
       const response = await this.pool.request({ method: "GET", path: this.paths.ping, signal: AbortSignal.timeout(this.timeoutMs) });
+      this.noteVersion(response.headers);
       await response.body.dump();
       return { output: this.name, status: response.statusCode };
     } catch (err) {
@@ -79,18 +97,82 @@ export class HttpOutput {
     }
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  /**
+   * A client's read, sent as it came (path and query string under the backend's prefix). The answer's body
+   * is the caller's to consume or destroy. Throws when no answer's headers came.
+   */
+  async forward(read: ForwardedRequest): Promise<Dispatcher.ResponseData> {
+    const response = await this.readPool.request({
+      method: read.method,
+      path: `${this.paths.prefix}${read.pathAndQuery}`,
+      headers: read.headers,
+      ...(read.body === undefined ? {} : { body: read.body }),
+      headersTimeout: read.timeoutMs,
+      bodyTimeout: read.timeoutMs,
+      ...(read.signal ? { signal: read.signal } : {}),
+    });
+    this.noteVersion(response.headers);
+    return response;
+  }
+
+  private noteVersion(headers: Dispatcher.ResponseData["headers"]): void {
+    const version = firstHeader(headers["x-influxdb-version"]);
+    if (version !== undefined) this.version = version;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.pool.close(), this.readPool.close()]);
   }
 }
 
-export type BackendPaths = Readonly<Record<WriteApi | "ping", string>>;
+export interface ForwardedRequest {
+  readonly method: Dispatcher.HttpMethod;
+  /** "/query?db=x&q=...", as the client sent it. */
+  readonly pathAndQuery: string;
+  readonly headers: Record<string, string>;
+  readonly body?: Buffer;
+  /** Bound on the wait for the answer's headers, and on each pause in its body. */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** InfluxDB answers a statement it refused with 200 and {"results":[{"statement_id":0,"error":"..."}]}. */
+export function firstStatementError(body: Buffer): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    return "the answer is not JSON";
+  }
+  const answer = parsed as { error?: unknown; results?: { error?: unknown }[] };
+  if (typeof answer.error === "string") return answer.error;
+  const failed = Array.isArray(answer.results) ? answer.results.find((r) => typeof r?.error === "string") : undefined;
+  return failed ? String(failed.error) : undefined;
+}
+
+/** InfluxDB's answer when a write or statement names a database it lacks (yet). */
+export function isMissingDatabase(reply: OutputReply): boolean {
+  const message = reply.statementError ?? (reply.status === 404 ? reply.body?.toString("utf8", 0, 500) : undefined);
+  return message !== undefined && /database not found/.test(message);
+}
+
+export type BackendPaths = Readonly<Record<RecordKind | "ping" | "prefix", string>>;
 
 /**
- * `location` names the backend's /write endpoint; /api/v2/write and /ping sit beside it under the same prefix,
+ * `location` names the backend's /write endpoint; /api/v2/write, /query and /ping sit beside it under the same prefix,
  * so "http://h:8086/write" also gives "/api/v2/write" and "http://h/influx/write" gives "/influx/api/v2/write".
  */
 export function backendPaths(locationPath: string): BackendPaths {
   const prefix = locationPath.replace(/\/write\/?$/, "").replace(/\/$/, "");
-  return { v1: locationPath === "/" ? "/write" : locationPath, v2: `${prefix}/api/v2/write`, ping: `${prefix}/ping` };
+  return {
+    v1: locationPath === "/" ? "/write" : locationPath,
+    v2: `${prefix}/api/v2/write`,
+    influxql: `${prefix}/query`,
+    ping: `${prefix}/ping`,
+    prefix,
+  };
 }

@@ -56,6 +56,28 @@ describe("frames", () => {
     expect(decodeFrame(encodeFrame(entry(2)))?.authorization).toBeUndefined();
   });
 
+  it("read a frame an older relay wrote, before statements were queued, as it was written", () => {
+    // encodeFrame's bytes for a /write at 0.1.0, kept as they were on disk.
+    const old = Buffer.from(
+      "315148492a000000bfbfc76600008056febc78420001000000040000000700000064623d64546f6b656e207463707520763d3120310a",
+      "hex",
+    );
+    expect(decodeFrame(old)).toEqual({
+      acceptedAt: 1_700_000_000_000,
+      api: "v1",
+      query: "db=d",
+      authorization: "Token t",
+      points: 1,
+      body: Buffer.from("cpu v=1 1\n"),
+    });
+  });
+
+  it("round-trip an InfluxQL record, which is never merged with its neighbours", () => {
+    const statement = entry(1, { api: "influxql", query: "db=d&u=bob", points: 0, body: Buffer.from("q=DROP+MEASUREMENT+cpu") });
+    expect(decodeFrame(encodeFrame(statement))).toEqual(statement);
+    expect(sameTarget(statement, statement)).toBe(false);
+  });
+
   it("fail their checksum when a byte changes", () => {
     const frame = encodeFrame(entry(1));
     frame.writeUInt8(frame.readUInt8(frame.length - 2) ^ 1, frame.length - 2);

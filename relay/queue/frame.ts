@@ -1,13 +1,16 @@
-// One queued write on disk: a 12-byte header (magic, payload length, CRC-32 of the payload) and the
-// exact request: when it was accepted, its API, query string, auth header, point count and body.
+// One queued record on disk: a 12-byte header (magic, payload length, CRC-32 of the payload) and the
+// exact request: when it was accepted, its kind, query string, auth header, point count and body.
 // The magic catches zero-filled tails and the checksum catches torn or corrupt ones.
+// The kind byte was the write API before InfluxQL statements were queued too; codes 0 and 1 keep their
+// meaning, so a spool written by an older relay reads as it did.
 import { crc32 } from "node:zlib";
-import type { WriteApi } from "../output.js";
+import type { RecordKind } from "../output.js";
 
 export interface QueueEntry {
   /** When the relay accepted the write, in ms since the epoch: the queue's age is measured from it. */
   readonly acceptedAt: number;
-  readonly api: WriteApi;
+  /** A line-protocol write to /write or /api/v2/write, or InfluxQL statements to /query. */
+  readonly api: RecordKind;
   /** Query string without the '?'. */
   readonly query: string;
   readonly authorization: string | undefined;
@@ -18,9 +21,10 @@ export interface QueueEntry {
 export const HEADER_BYTES = 12;
 const MAGIC = 0x49485131; // "IHQ1"
 const NO_AUTH = 0xffffffff;
-/** acceptedAt f64, api u8, points u32, query length u32, auth length u32. */
+/** acceptedAt f64, kind u8, points u32, query length u32, auth length u32. */
 const FIXED_PAYLOAD_BYTES = 8 + 1 + 4 + 4 + 4;
-const API_CODES: readonly WriteApi[] = ["v1", "v2"];
+/** Append only: a code's meaning never changes, so every older spool stays readable. */
+const API_CODES: readonly RecordKind[] = ["v1", "v2", "influxql"];
 
 /** The size of the entry's frame on disk: what counts against buffer-size-mb. */
 export function frameBytes(entry: QueueEntry): number {
