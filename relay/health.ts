@@ -1,7 +1,9 @@
 // GET /health for load balancers and GET /status for people: both give each output's state and queue.
 import type { FastifyInstance } from "fastify";
 import { requiredAccepts, type AckLevel } from "./ack.js";
+import type { DivergenceLog } from "./divergence.js";
 import type { DurableOutput, OutputHealth } from "./durable-output.js";
+import type { Peers } from "./peers.js";
 import type { ListenerStats } from "./stats.js";
 import { VERSION } from "./version.js";
 
@@ -9,6 +11,8 @@ export interface HealthRoutesOptions {
   readonly ack: AckLevel;
   readonly outputs: readonly DurableOutput[];
   readonly stats: ListenerStats;
+  readonly peers: Peers;
+  readonly divergences: DivergenceLog;
 }
 
 /** "ok": every output up and in sync; "degraded": writes still succeed; "down": they cannot, so 503. */
@@ -42,9 +46,12 @@ export function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptions): v
   app.get("/status", (_request, reply) => {
     const outputs = opts.outputs.map((o) => ({ ...o.health(), totals: o.stats }));
     const { stats } = opts;
+    const fenced = opts.peers.fencedOutputs();
     return reply.send({
       status: healthStatus(opts.ack, outputs),
       version: VERSION,
+      // Peers read this to tell this listener's fences from another's.
+      relayId: opts.peers.relayId,
       startedAt: startedAt.toISOString(),
       ack: opts.ack,
       totals: {
@@ -54,6 +61,15 @@ export function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptions): v
         bytes: stats.bytes,
       },
       outputs,
+      peers: opts.peers.states().map((peer) => ({
+        url: peer.url,
+        reachable: peer.reachable,
+        ...(peer.lastError === undefined ? {} : { lastError: peer.lastError }),
+        polledAt: peer.polledAt === undefined ? null : new Date(peer.polledAt).toISOString(),
+        behind: [...peer.outputs].filter(([, state]) => state.behind).map(([name]) => name),
+      })),
+      fencedByPeers: [...fenced],
+      divergences: { total: opts.divergences.total, recent: opts.divergences.recent },
     });
   });
 }

@@ -2,16 +2,25 @@
 // listener's and the outputs' own totals when scraped, so the write path pays nothing for them; only
 // the backend latency histogram is observed as requests happen.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration } from "prom-client";
+import type { DivergenceLog } from "./divergence.js";
 import type { DurableOutput, OutputStats, Tally, Via } from "./durable-output.js";
+import type { Peers } from "./peers.js";
 import type { ListenerStats } from "./stats.js";
 
 type OutputLabel = "output";
 
+/** What the listener knows beyond its own outputs: its peers and the statements the replicas disagreed on. */
+export interface ClusterSources {
+  readonly peers: Peers;
+  readonly divergences: DivergenceLog;
+}
+
 export class RelayMetrics {
   readonly registry = new Registry();
   private readonly backendSeconds: Histogram<"output" | "via">;
+  private readonly reads: Counter<"output" | "stale">;
 
-  constructor(listener: string, stats: ListenerStats, outputs: () => readonly DurableOutput[]) {
+  constructor(listener: string, stats: ListenerStats, outputs: () => readonly DurableOutput[], cluster: ClusterSources) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ listener });
     collectDefaultMetrics({ register: this.registry });
@@ -122,6 +131,29 @@ export class RelayMetrics {
       "1 when the output has missed writes that are not in its queue.",
       health((h) => Number(h.outOfSync !== undefined)),
     );
+    readCounter(
+      registers,
+      "influx_relay_statement_divergences_total",
+      "InfluxQL statements one replica applied and another refused: the replicas now differ.",
+      [],
+      (set) => set({}, cluster.divergences.total),
+    );
+    new Gauge({
+      name: "influx_relay_peer_up",
+      help: "1 when the peer relay's /status answered at the last poll.",
+      labelNames: ["peer"],
+      registers,
+      collect(this: Gauge<"peer">) {
+        this.reset();
+        for (const peer of cluster.peers.states()) this.set({ peer: peer.url }, Number(peer.reachable));
+      },
+    });
+    this.reads = new Counter({
+      name: "influx_relay_reads_total",
+      help: 'Reads sent to each replica; stale="true" when no replica was in sync and this one was the least behind.',
+      labelNames: ["output", "stale"],
+      registers,
+    });
     this.backendSeconds = new Histogram({
       name: "influx_relay_backend_request_duration_seconds",
       help: "Duration of write requests to each output, live or replayed.",
@@ -133,6 +165,10 @@ export class RelayMetrics {
 
   observeBackend(output: string, via: Via, seconds: number): void {
     this.backendSeconds.observe({ output, via }, seconds);
+  }
+
+  observeRead(output: string, stale: boolean): void {
+    this.reads.inc({ output, stale: String(stale) });
   }
 }
 

@@ -2,14 +2,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { HttpListenerConfig } from "./config.js";
 import { HttpError } from "./errors.js";
-import { decide, describeReply, type Attempt, type ClientAnswer } from "./ack.js";
-import type { DurableOutput, Outcome } from "./durable-output.js";
+import { sendAnswer, type FanOut } from "./fanout.js";
 import { formatFault, validateBody } from "./lineprotocol.js";
 import type { WriteApi } from "./output.js";
 import { nowNs, timestampDigits, v1Precision, v2Precision, type Precision } from "./precision.js";
 import type { QueueEntry } from "./queue/frame.js";
 import type { ListenerStats } from "./stats.js";
-import type { ThrottledLog } from "./throttled-log.js";
 
 /** Query parameters passed on to the backends; everything else is dropped. */
 const V1_PARAMS = ["db", "rp", "precision", "consistency", "u", "p"] as const;
@@ -19,11 +17,8 @@ type Query = Record<string, string | string[] | undefined>;
 
 export interface WriteRoutesOptions {
   readonly listener: HttpListenerConfig;
-  readonly outputs: readonly DurableOutput[];
+  readonly fanOut: FanOut;
   readonly stats: ListenerStats;
-  readonly warnings: ThrottledLog;
-  /** Called with each write's delivery, so closing can wait for it. */
-  readonly track: (done: Promise<unknown>) => void;
 }
 
 export function writeRoutes(app: FastifyInstance, opts: WriteRoutesOptions): void {
@@ -63,41 +58,17 @@ export function writeRoutes(app: FastifyInstance, opts: WriteRoutesOptions): voi
     opts.stats.writes++;
     opts.stats.points += write.points;
     opts.stats.bytes += write.body.length;
-    const delivered = deliver(write);
-    opts.track(delivered);
-    const { status, body, contentType } = await delivered;
-    if (contentType) reply.type(contentType);
-    return reply.code(status).send(body);
+    return sendAnswer(reply, await opts.fanOut.deliver(write));
   }
+}
 
-  /** Every output tries the write; then, by the ack decision, each one that missed it queues it (or not). */
-  async function deliver(write: QueueEntry): Promise<ClientAnswer> {
-    const attempts = await Promise.all(opts.outputs.map((output) => output.attempt(write)));
-    const decision = decide(opts.listener.ack, attempts);
-    const outcomes = await Promise.all(opts.outputs.map((output, i) => output.settle(write, attempts[i]!, decision)));
-    outcomes.forEach((outcome, i) => logMiss(attempts[i]!, outcome));
-    return decision.answer;
-  }
-
-  /** A write one output missed while the client was told otherwise, or was told nothing about it. */
-  function logMiss(attempt: Attempt, outcome: Outcome): void {
-    if (attempt.kind !== "failed" || outcome === "dropped") return; // deferred writes are expected; drops log themselves
-    const { output } = attempt.reply;
-    opts.warnings.warn(
-      `output:${output}`,
-      { listener: opts.listener.name, output, status: attempt.reply.status, outcome },
-      `write failed on output ${output} (${describeReply(attempt.reply)}): ${outcome === "queued" ? "queued for replay" : "not kept, as no output took it"}`,
-    );
-  }
+export function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function orFail(precision: Precision | { error: string }): Precision {
   if (typeof precision === "object") throw new HttpError(400, precision.error);
   return precision;
-}
-
-function first(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /** The named parameters in a fixed order, so every backend sees the same request. */

@@ -60,6 +60,13 @@ describe("POST /write", () => {
     }
   });
 
+  it("takes a write with an empty Content-Type header, as Debian's influx CLI sends it", async () => {
+    const { app, backends } = await setup([{ status: 204 }]);
+    const res = await write(app, "/write?db=d", "cpu v=1 1", { "content-type": "" });
+    expect(res.statusCode, res.body).toBe(204);
+    expect(backends[0]!.requests[0]!.body.toString()).toBe("cpu v=1 1");
+  });
+
   it("fills in rp from default-retention-policy only when the request has none", async () => {
     const { app, backends } = await setup([{ status: 204 }], { listener: 'default-retention-policy = "autogen"' });
     await write(app, "/write?db=d", "cpu v=1 1");
@@ -259,8 +266,8 @@ describe("POST /api/v2/write", () => {
 });
 
 describe("other routes", () => {
-  it("answers GET and HEAD /ping with 204 and X-Influxdb-Version", async () => {
-    const { app } = await setup([{ status: 204 }]);
+  it("answers GET and HEAD /ping with 204 and its own X-Influxdb-Version while no replica answers", async () => {
+    const { app } = await setup([], { locations: [`http://127.0.0.1:${await freePort()}/write`] });
     for (const method of ["GET", "HEAD"] as const) {
       const res = await app.inject({ method, url: "/ping" });
       expect(res.statusCode).toBe(204);
@@ -273,8 +280,11 @@ describe("other routes", () => {
     const get = await app.inject({ method: "GET", url: "/write?db=d" });
     expect(get.statusCode).toBe(405);
     expect(get.headers.allow).toBe("POST");
-    const query = await app.inject({ method: "GET", url: "/query?q=show+databases" });
-    expect(query.statusCode).toBe(404);
-    expect(query.json().error).toMatch(/send queries to InfluxDB$/);
+    const put = await app.inject({ method: "PUT", url: "/query?q=show+databases" });
+    expect(put.statusCode).toBe(405);
+    expect(put.headers.allow).toBe("GET, POST");
+    const other = await app.inject({ method: "GET", url: "/debug/vars" });
+    expect(other.statusCode).toBe(404);
+    expect(other.json().error).toMatch(/^\/debug\/vars not found: the relay takes POST \/write, .*GET or POST \/query, POST \/api\/v2\/query/);
   });
 });

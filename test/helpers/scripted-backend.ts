@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from "node:net";
 
 export interface Reply {
   status: number;
-  body?: string;
+  body?: string | Buffer;
   /** Defaults to application/json when a body is given (InfluxDB answers errors in JSON). */
   contentType?: string;
   /** Extra response headers, e.g. X-Influxdb-Error or Retry-After. */
