@@ -1,5 +1,7 @@
 // haproxy.cfg for one load balancer of a topology (HAProxy 2.6+). Pure and deterministic: the same
-// topology always gives the same text, in the topology's order. The routing is documented in the
+// topology always gives the same text, in the topology's order. HAProxy sends every client request
+// InfluxDB serves (writes, InfluxQL and Flux queries, Prometheus remote read, /ping) to the relays,
+// which choose the replica; it never talks to InfluxDB itself. The routing is documented in the
 // README ("The load balancer"); the comments rendered into the file say why each part is there.
 import { formatHostPort } from "../relay/config.js";
 import { formatDuration } from "../relay/duration.js";
@@ -10,7 +12,6 @@ const NAMES = {
   clientFrontend: "influxdb_client",
   statsFrontend: "stats",
   relays: "relays",
-  replicas: "influxdb",
   statsUsers: "stats_users",
 } as const;
 
@@ -18,13 +19,17 @@ const NAMES = {
 const ANSWERS = {
   writeMethod: { status: 405, allow: "POST", body: { error: "use POST to write" } },
   queryMethod: { status: 405, allow: "GET, POST", body: { error: "use GET or POST to query" } },
-  noRelay: { status: 503, body: { error: "no relay is up: writes would fail" } },
-  // InfluxDB 1.8's /health shape, for load balancers' probes (Azure's take only a 200 as healthy).
+  readMethod: { status: 405, allow: "POST", body: { error: "use POST to query" } },
+  pingMethod: { status: 405, allow: "GET, HEAD", body: { error: "use GET or HEAD to ping" } },
+  noRelay: { status: 503, body: { error: "no relay is up: nothing can be written or queried" } },
+  // InfluxDB 1.8's /health shape and message, for load balancers' probes (Azure's take only a 200 as healthy).
   healthy: { status: 200, body: { name: "influx-ha", message: "ready for queries and writes", status: "pass" } },
-  unhealthy: { status: 503, body: { name: "influx-ha", message: "no relay or no replica is up", status: "fail" } },
+  unhealthy: { status: 503, body: { name: "influx-ha", message: "no relay is up", status: "fail" } },
   notFound: {
     status: 404,
-    body: { error: "not found: this endpoint serves /write, /api/v2/write, /query, /api/v2/query, /ping and /health" },
+    body: {
+      error: "not found: this endpoint serves /write, /api/v2/write, /query, /api/v2/query, /api/v1/prom/read, /ping and /health",
+    },
   },
 } as const;
 
@@ -97,54 +102,44 @@ export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalanc
       "option httplog",
       "option dontlognull",
       "acl write path /write /api/v2/write",
-      "acl query path /query /api/v2/query",
+      "acl query path /query",
+      // Flux and Prometheus remote read: reads, which InfluxDB takes by POST only.
+      "acl read path /api/v2/query /api/v1/prom/read",
       "acl ping path /ping",
       "acl health path /health",
       `acl relays_up nbsrv(${n.relays}) gt 0`,
-      `acl replicas_up nbsrv(${n.replicas}) gt 0`,
       answer(ANSWERS.writeMethod, "write !METH_POST"),
       answer(ANSWERS.queryMethod, "query !METH_GET !METH_POST"),
-      // /ping says whether this endpoint can take writes and answer queries: a replica answers it
-      // (with its X-Influxdb-Version) only while a relay is up too.
-      answer(ANSWERS.noRelay, "ping !relays_up"),
+      answer(ANSWERS.readMethod, "read !METH_POST"),
+      // METH_GET is GET and HEAD.
+      answer(ANSWERS.pingMethod, "ping !METH_GET"),
       // /health is HAProxy's own answer, the same on every load balancer of the topology: 200 while
-      // this endpoint has a relay and a replica to send to.
-      answer(ANSWERS.healthy, "health relays_up replicas_up"),
+      // this endpoint has a relay to send to (the relays choose the replica).
+      answer(ANSWERS.healthy, "health relays_up"),
       answer(ANSWERS.unhealthy, "health"),
-      // Nothing else of influxd is exposed (/debug/pprof, /debug/vars, ...).
-      answer(ANSWERS.notFound, "!write !query !ping"),
-      `use_backend ${n.relays} if write`,
-      `default_backend ${n.replicas}`,
+      // Nothing else is exposed: not the relays' /status, /metrics, /peer/* and /admin/*, nor anything
+      // of influxd's (/debug/pprof, /debug/vars, ...).
+      answer(ANSWERS.notFound, "!write !query !read !ping"),
+      // With no relay up, InfluxDB's JSON error shape rather than HAProxy's own 503 page. So /ping
+      // answers 204 (a replica's, through a relay, with its X-Influxdb-Version) only while a relay is up.
+      answer(ANSWERS.noRelay, "!relays_up"),
+      `default_backend ${n.relays}`,
     ),
     ...section(
       `backend ${n.relays}`,
-      "balance roundrobin",
+      // Queries can run for minutes beside short writes: the relay with the fewest open requests gets the next.
+      "balance leastconn",
       "option httpchk",
       // 200 while the relay can take writes (ok or degraded), 503 when it cannot.
       "http-check send meth GET uri /health",
       "http-check expect status 200",
-      // Only a connection that failed is retried: the write was never sent, so it cannot be doubled.
+      // Only a connection that failed is retried: the request was never sent, so a write cannot be doubled.
       "retry-on conn-failure",
       "retries 3",
       "option redispatch 1",
-      `timeout server ${ms(lb.writeTimeoutMs)}`,
+      // Writes (the relays wait for the replicas) and queries (a replica may take minutes) share the backend.
+      `timeout server ${ms(Math.max(lb.writeTimeoutMs, lb.queryTimeoutMs))}`,
       ...topology.relays.map((r) => `server ${r.name} ${hostPort(r.address, r.httpPort)} check`),
-    ),
-    ...section(
-      `backend ${n.replicas}`,
-      "option httpchk",
-      "http-check send meth GET uri /ping",
-      "http-check expect status 204",
-      // Queries stay on one replica until it goes down; the next one then keeps them, even after the
-      // first comes back (it may still be replaying what it missed). So readers never flip between
-      // replicas that lag by different amounts.
-      "stick-table type integer size 1",
-      "stick on int(0)",
-      "retry-on conn-failure",
-      "retries 2",
-      "option redispatch 1",
-      `timeout server ${ms(lb.queryTimeoutMs)}`,
-      ...topology.replicas.map((r) => `server ${r.name} ${hostPort(r.address, r.httpPort)} check`),
     ),
     ...section(
       `frontend ${n.statsFrontend}`,

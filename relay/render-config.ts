@@ -1,13 +1,15 @@
 // relay.toml for one relay of a topology: influxdb-relay's format plus our keys, with every queue
-// setting written out, so the file says exactly how the relay behaves. Pure.
+// setting written out, so the file says exactly how the relay behaves; and every other relay of the
+// topology as a peer: their /status says which replica is behind, and they fence one when asked. Pure.
 import type { RelayNode, Topology } from "../topology/model.js";
-import { formatHostPort } from "./config.js";
+import { DEFAULTS, formatHostPort } from "./config.js";
 import { formatDuration } from "./duration.js";
 
 export function renderRelayConfig(topology: Topology, relay: RelayNode): string {
   const { queue, replicas } = topology;
   const s = (v: string): string => JSON.stringify(v); // JSON strings are valid TOML basic strings
   const at = (host: string, port: number): string => s(formatHostPort({ host, port }));
+  const peers = topology.relays.filter((r) => r.name !== relay.name);
   const lines = [
     `# Rendered by influx-ha from its topology for ${relay.name} (relay/render-config.ts); edits are overwritten.`,
     "",
@@ -18,6 +20,12 @@ export function renderRelayConfig(topology: Topology, relay: RelayNode): string 
     `ack = ${s(queue.ack)}`,
     `fsync = ${s(queue.fsync)}`,
     `fsync-interval = ${s(formatDuration(queue.fsyncIntervalMs))}`,
+    // The other relays in front of the same replicas, by their HTTP listeners.
+    `peers = [${peers.map((r) => s(`http://${formatHostPort({ host: r.address, port: r.httpPort })}`)).join(", ")}]`,
+    `peer-poll-interval = ${s(DEFAULTS.peerPollInterval)}`,
+    `peer-timeout = ${s(DEFAULTS.peerTimeout)}`,
+    // The load balancer waits as long for a query's answer.
+    `query-timeout = ${s(formatDuration(topology.loadBalancer.queryTimeoutMs))}`,
     "output = [",
     ...replicas.map((r) =>
       [

@@ -23,7 +23,10 @@ export interface ReplicaNode extends NodeAddress {
   readonly udpPort: number | undefined;
 }
 
-/** One of our relays: it writes every point to every replica and queues what a replica missed. */
+/**
+ * One of our relays: it writes every point to every replica and queues what a replica missed, answers
+ * queries from one replica that is in sync, and learns from the other relays (its peers) which one is behind.
+ */
 export interface RelayNode extends NodeAddress {
   readonly httpPort: number;
   readonly udpPort: number | undefined;
@@ -31,7 +34,7 @@ export interface RelayNode extends NodeAddress {
   readonly spoolDir: string;
 }
 
-/** One HAProxy: writes to the relays, queries to one replica, a stats page on its own port. */
+/** One HAProxy: every client request to the relays (never to a replica), a stats page on its own port. */
 export interface LoadBalancerNode extends NodeAddress {
   /** The client port (HTTP, or HTTPS with tls). */
   readonly port: number;
@@ -71,7 +74,10 @@ export interface LoadBalancerSettings {
   readonly clientTimeoutMs: number;
   /** Time the relays get to answer a write (they wait for every replica, each up to outputTimeoutMs). */
   readonly writeTimeoutMs: number;
-  /** Time a replica gets to answer a query. */
+  /**
+   * Time the relays get to answer a query (from a replica, which may take minutes). HAProxy's relays
+   * backend allows the longer of this and writeTimeoutMs.
+   */
   readonly queryTimeoutMs: number;
   /** Health checks: every checkIntervalMs; down after checkFall failures, up after checkRise successes. */
   readonly checkIntervalMs: number;
