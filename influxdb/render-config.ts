@@ -1,5 +1,7 @@
 // influxd.conf (InfluxDB 1.x) for one replica: the local layout's influxd processes and the VMs'
-// and Kubernetes' InfluxDB all get theirs from here. Pure.
+// and Kubernetes' InfluxDB all get theirs from here. Pure. Every replica runs its continuous queries
+// (created on all of them through the relays) on its own copy of the data; Flux is on where the
+// version has it (1.8 on the VMs and in Kubernetes), which the callers say.
 import { join } from "node:path";
 import { formatHostPort } from "../relay/config.js";
 import type { ReplicaNode, Topology } from "../topology/model.js";
@@ -24,6 +26,12 @@ export interface InfluxdConfigOptions {
   readonly rpcPort: number;
   /** [http] auth-enabled: every request but /ping needs a user (the VMs and Kubernetes turn it on). */
   readonly authEnabled: boolean;
+  /**
+   * [http] flux-enabled: /api/v2/query answers Flux (a preview in InfluxDB 1.7, supported from 1.8; the VMs
+   * and Kubernetes turn it on). Not rendered unless true: 1.6 (the local layout's) has no Flux and passes
+   * over the key without a word, so writing it there would only mislead.
+   */
+  readonly fluxEnabled?: boolean;
   readonly udp?: InfluxdUdpOptions;
 }
 
@@ -47,13 +55,15 @@ export function renderInfluxdConfig(opts: InfluxdConfigOptions): string {
     "  enabled = true",
     `  bind-address = ${s(formatHostPort({ host: opts.bindAddress, port: opts.httpPort }))}`,
     `  auth-enabled = ${opts.authEnabled}`,
+    ...(opts.fluxEnabled === true ? ["  flux-enabled = true"] : []),
     "  log-enabled = false",
     "",
     "[monitor]",
     "  store-enabled = false",
     "",
+    // The relays create a continuous query on every replica; each runs it over its own copy of the data.
     "[continuous_queries]",
-    "  enabled = false",
+    "  enabled = true",
   ];
   if (opts.udp !== undefined) {
     lines.push(
@@ -75,7 +85,7 @@ export function renderInfluxdConfig(opts: InfluxdConfigOptions): string {
 export function renderReplicaConfig(
   topology: Topology,
   replica: ReplicaNode,
-  opts: { readonly dir: string; readonly authEnabled: boolean },
+  opts: { readonly dir: string; readonly authEnabled: boolean; readonly fluxEnabled: boolean },
 ): string {
   return renderInfluxdConfig({
     dir: opts.dir,
@@ -83,6 +93,7 @@ export function renderReplicaConfig(
     httpPort: replica.httpPort,
     rpcPort: replica.rpcPort,
     authEnabled: opts.authEnabled,
+    fluxEnabled: opts.fluxEnabled,
     ...(replica.udpPort !== undefined && topology.udpDatabase !== undefined
       ? { udp: { port: replica.udpPort, database: topology.udpDatabase } }
       : {}),
