@@ -77,7 +77,7 @@ export class LocalLayout {
     await waitFor(async () => (await this.serverStates()).every((s) => s.status === "UP"), {
       timeoutMs: ALL_UP_TIMEOUT_MS,
       intervalMs: 200,
-      what: "haproxy to see every relay and replica up",
+      what: "haproxy to see every relay up",
     });
   }
 

@@ -3,7 +3,7 @@
 // the file system, the network or the environment.
 //
 // Port plan, all on 127.0.0.1, from the client port P (8086 by default):
-//   P             HAProxy: the port clients use (writes go to the relays, queries to one replica)
+//   P             HAProxy: the port clients use (writes and queries go to the relays; a query reads one replica)
 //   P+4           HAProxy stats page and Prometheus /metrics (8090 by default)
 //   P+3+10*j      relay j (0-based): UDP (8089, InfluxDB's usual UDP port, and 8099 by default)
 //   P+50+10*j     relay j: HTTP

@@ -285,7 +285,7 @@ describe("the AKS layout", () => {
     });
   });
 
-  it("denies ingress by default and lets InfluxDB hear only the relays, HAProxy and the bootstrap Job", async () => {
+  it("denies ingress by default, lets InfluxDB hear only the relays and the bootstrap Job, and the relays HAProxy and each other", async () => {
     const { all } = await declare({ "influx-ha:udpDatabase": "telegraf", "influx-ha:publicEndpoint": "false" });
     const policies = Object.fromEntries(
       ofType(all, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((d) => [d.inputs.metadata.name, d.inputs.spec]),
@@ -296,11 +296,11 @@ describe("the AKS layout", () => {
       rule.from?.map((f: any) => f.podSelector.matchLabels["app.kubernetes.io/component"]) ?? ["anywhere"];
     const ports = (rule: any): string[] => rule.ports.map((p: any) => `${p.port}/${p.protocol}`);
     expect(policies.influxdb.ingress.map((r: any) => [sources(r), ports(r)])).toEqual([
-      [["relay", "haproxy", "bootstrap"], ["8086/TCP"]],
+      [["relay", "bootstrap"], ["8086/TCP"]],
       [["relay"], ["8089/UDP"]],
     ]);
     expect(policies.relay.ingress.map((r: any) => [sources(r), ports(r)])).toEqual([
-      [["haproxy"], ["9096/TCP"]],
+      [["haproxy", "relay"], ["9096/TCP"]],
       [["anywhere"], ["8089/UDP"]],
     ]);
     expect(policies.haproxy.ingress.map((r: any) => [sources(r), ports(r)])).toEqual([[["anywhere"], ["8086/TCP"]]]);

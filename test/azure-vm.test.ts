@@ -113,6 +113,15 @@ describe("the VM layout on Azure", () => {
     expect(rules.find((r) => r.destinationPortRanges.includes("22"))).toBeUndefined(); // no adminCidrs, no SSH rule
   });
 
+  it("opens InfluxDB, the relays and the stats page inside the VNet: every relay reaches every InfluxDB and the other relays", async () => {
+    const { all } = await declare({});
+    const rules = ofType(all, "network:NetworkSecurityGroup")[0]!.inputs.securityRules as Array<Record<string, any>>;
+    const fromVnet = rules.filter(
+      (r) => r.access === "Allow" && r.sourceAddressPrefixes.includes("VirtualNetwork") && r.protocol === "Tcp",
+    );
+    expect(fromVnet.map((r) => [r.name, r.destinationPortRanges])).toEqual([["allow-vnet-services", ["8086", "9096", "8404"]]]);
+  });
+
   it("opens SSH to the adminCidrs only, and keeps clients inside the VNet when the endpoint is internal", async () => {
     const { all, layout } = await declare({
       "influx-ha:adminCidrs": JSON.stringify(["198.51.100.0/24"]),

@@ -48,12 +48,17 @@ describe("the Kubernetes plan", () => {
     expect(p.createDatabases).toBe('CREATE DATABASE "telegraf"; CREATE DATABASE "app"\n');
   });
 
-  it("renders one config per relay, which the relay's own loader reads, writing to every replica's Service", () => {
+  it("renders one config per relay, which the relay's own loader reads, writing to every replica's Service, the other relays its peers", () => {
     const p = plan({ "influx-ha:relays": "3", "influx-ha:udpDatabase": "telegraf", "influx-ha:publicEndpoint": "false" });
     expect(Object.keys(p.relayConfigs)).toEqual(["relay-0.toml", "relay-1.toml", "relay-2.toml"]);
     const relay1 = parseConfig(p.relayConfigs["relay-1.toml"]!, "relay-1.toml");
     expect(relay1.http[0]!.spoolDir).toBe("/var/lib/influx-relay/relay-1");
     expect(relay1.http[0]!.bindAddr).toEqual({ host: "0.0.0.0", port: 9096 });
+    // Through their Services, which route to a ready relay only.
+    expect(relay1.http[0]!.peers).toEqual([
+      "http://relay-0.influx-ha.svc.cluster.local:9096",
+      "http://relay-2.influx-ha.svc.cluster.local:9096",
+    ]);
     expect(relay1.http[0]!.outputs.map((o) => o.location)).toEqual([
       "http://influxdb-0.influx-ha.svc.cluster.local:8086/write",
       "http://influxdb-1.influx-ha.svc.cluster.local:8086/write",
@@ -65,9 +70,10 @@ describe("the Kubernetes plan", () => {
     ]);
   });
 
-  it("renders one influxdb.conf for all replicas, with authentication on and the data on the volume", () => {
+  it("renders one influxdb.conf for all replicas, with authentication and Flux (the 1.8 image) on, continuous queries run, and the data on the volume", () => {
     const conf = parseToml(plan({ "influx-ha:udpDatabase": "telegraf", "influx-ha:publicEndpoint": "false" }).influxdbConfig) as any;
-    expect(conf.http).toMatchObject({ "bind-address": "0.0.0.0:8086", "auth-enabled": true });
+    expect(conf.http).toMatchObject({ "bind-address": "0.0.0.0:8086", "auth-enabled": true, "flux-enabled": true });
+    expect(conf.continuous_queries).toEqual({ enabled: true });
     expect(conf.data.dir).toBe("/var/lib/influxdb/data");
     expect(conf.udp[0]).toMatchObject({ enabled: true, "bind-address": "0.0.0.0:8089", database: "telegraf" });
   });
@@ -84,7 +90,12 @@ describe("the Kubernetes plan", () => {
         /can't connect socket for nameserver|could not resolve address '(influxdb|relay)-\d\.influx-ha\.svc\.cluster\.local'/,
       );
     }
-    expect(result.warnings.filter((w) => w.includes("could not resolve"))).toHaveLength(4);
+    // The two relays only: HAProxy never names a replica.
+    expect(result.warnings.filter((w) => w.includes("could not resolve"))).toHaveLength(2);
+    expect([...p.haproxyConfig.matchAll(/^ {4}server (\S+ \S+) check$/gm)].map((m) => m[1])).toEqual([
+      "relay-0 relay-0.influx-ha.svc.cluster.local:9096",
+      "relay-1 relay-1.influx-ha.svc.cluster.local:9096",
+    ]);
 
     const broken = checkIsolated(p.haproxyConfig.replace("hold valid 10s", "hold valid ten"), {});
     expect(broken.status).not.toBe(0);
@@ -108,7 +119,9 @@ describe("the Kubernetes plan", () => {
 
   it("rolls HAProxy when its config changes, and only then", () => {
     expect(plan().haproxyConfigChecksum).toBe(plan().haproxyConfigChecksum);
-    expect(plan({ "influx-ha:replicas": "3" }).haproxyConfigChecksum).not.toBe(plan().haproxyConfigChecksum);
+    expect(plan({ "influx-ha:relays": "3" }).haproxyConfigChecksum).not.toBe(plan().haproxyConfigChecksum);
+    // HAProxy names no replica: another one does not touch its config.
+    expect(plan({ "influx-ha:replicas": "3" }).haproxyConfigChecksum).toBe(plan().haproxyConfigChecksum);
     expect(plan().haproxyConfigChecksum).toMatch(/^[0-9a-f]{64}$/);
   });
 

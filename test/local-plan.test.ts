@@ -80,11 +80,14 @@ describe("planLocalLayout", () => {
     expect(p.replicas.map((r) => r.name)).toEqual(["influxd-0", "influxd-1", "influxd-2", "influxd-3", "influxd-4"]);
   });
 
-  it("writes one relay.toml per relay, which the relay loads: every replica behind both listeners, its own spool", () => {
+  it("writes one relay.toml per relay, which the relay loads: every replica behind both listeners, its own spool, the other relay as its peer", () => {
     const p = plan({ replicas: 3 });
     const [first, second] = p.relays.map((relay) => parseConfig(relay.toml, relay.configPath));
     expect(first!.http[0]!.bindAddr).toEqual({ host: "127.0.0.1", port: 8136 });
     expect(second!.http[0]!.bindAddr).toEqual({ host: "127.0.0.1", port: 8146 });
+    expect(first!.http[0]!.peers).toEqual(["http://127.0.0.1:8146"]);
+    expect(second!.http[0]!.peers).toEqual(["http://127.0.0.1:8136"]);
+    expect(first!.http[0]!.peers).toEqual([p.relays[1]!.url]);
     expect([first!.http[0]!.spoolDir, second!.http[0]!.spoolDir]).toEqual(["/srv/run/relay-0/spool", "/srv/run/relay-1/spool"]);
     expect(first!.http[0]!.outputs.map((o) => [o.name, o.location, o.timeoutMs])).toEqual([
       ["influxd-0", "http://127.0.0.1:8186/write", 10_000],
@@ -99,14 +102,13 @@ describe("planLocalLayout", () => {
     ]);
   });
 
-  it("renders haproxy.cfg from the same topology: the client port, the stats port, both relays and every replica", () => {
+  it("renders haproxy.cfg from the same topology: the client port, the stats port, and both relays as its only servers", () => {
     const cfg = plan({ replicas: 3 }).haproxy.cfg;
     expect(cfg).toContain("bind 127.0.0.1:8086\n");
     expect(cfg).toContain("bind 127.0.0.1:8090\n");
     expect(cfg).toContain(`insecure-password '${PASSWORD}'`);
-    for (const server of ["relay-0 127.0.0.1:8136", "relay-1 127.0.0.1:8146", "influxd-2 127.0.0.1:8206"]) {
-      expect(cfg).toContain(`server ${server} check`);
-    }
+    const servers = [...cfg.matchAll(/^ {4}server (\S+ \S+) check$/gm)].map((m) => m[1]);
+    expect(servers).toEqual(["relay-0 127.0.0.1:8136", "relay-1 127.0.0.1:8146"]);
   });
 
   it("keeps the databases in order; the first one takes the UDP writes", () => {

@@ -107,13 +107,15 @@ describe("a node's cloud-init", () => {
     expect(sourced).toBe("/dev/disk/azure/scsi1/lun0\nhttps://acct.blob.core.windows.net/relay/influx-relay.mjs\nclient-1\n");
   });
 
-  it("renders an haproxy.cfg that passes haproxy -c, balancing over every node", () => {
+  it("renders an haproxy.cfg that passes haproxy -c, balancing over every node's relay and never reaching InfluxDB", () => {
     const cfg = filesAsCloudInitReadsThem(userData).get("/etc/haproxy/haproxy.cfg")!.content;
     expect(checkHaproxyConfig(cfg)).toEqual({ status: 0, output: expect.any(String) });
     expect(cfg).toContain("bind 0.0.0.0:8180");
     expect(cfg).toContain("    user haproxy\n    group haproxy\n");
-    expect(cfg).toContain("server relay-0 10.42.1.10:9096 check");
-    expect(cfg).toContain("server influxdb-1 10.42.1.11:8086 check");
+    expect([...cfg.matchAll(/^ {4}server (\S+ \S+) check$/gm)].map((m) => m[1])).toEqual([
+      "relay-0 10.42.1.10:9096",
+      "relay-1 10.42.1.11:9096",
+    ]);
   });
 
   it("with tlsCertificate, writes the PEM for root only and terminates TLS with it in a config haproxy -c accepts", () => {
@@ -133,7 +135,7 @@ describe("a node's cloud-init", () => {
     expect(() => renderCloudInit({ ...args, plan: tlsPlan, node: tlsPlan.nodes[0]! })).toThrow(/no tlsCertificate/);
   });
 
-  it("renders a relay.toml the relay loads, writing to every replica over HTTP and UDP", () => {
+  it("renders a relay.toml the relay loads, writing to every replica over HTTP and UDP, with the other node's relay as its peer", () => {
     const dir = tempDir("relay-toml-");
     const file = join(dir, "relay.toml");
     writeFileSync(file, filesAsCloudInitReadsThem(userData).get("/etc/influx-relay/relay.toml")!.content);
@@ -141,12 +143,14 @@ describe("a node's cloud-init", () => {
     expect(relay.http[0]!.bindAddr).toEqual({ host: "0.0.0.0", port: 9096 });
     expect(relay.http[0]!.outputs.map((o) => o.location)).toEqual(["http://10.42.1.10:8086/write", "http://10.42.1.11:8086/write"]);
     expect(relay.http[0]!.spoolDir).toBe("/var/lib/influx-relay/relay-1");
+    expect(relay.http[0]!.peers).toEqual(["http://10.42.1.10:9096"]);
     expect(relay.udp[0]!.outputs.map((o) => `${o.host}:${o.port}`)).toEqual(["10.42.1.10:8189", "10.42.1.11:8189"]);
   });
 
-  it("renders an influxdb.conf with auth on, data on the data disk and UDP into the UDP database", () => {
+  it("renders an influxdb.conf with auth and Flux (InfluxDB 1.8) on, continuous queries run, data on the data disk and UDP into the UDP database", () => {
     const conf = parseToml(filesAsCloudInitReadsThem(userData).get("/etc/influxdb/influxdb.conf")!.content) as any;
-    expect(conf.http).toMatchObject({ "bind-address": "0.0.0.0:8086", "auth-enabled": true });
+    expect(conf.http).toMatchObject({ "bind-address": "0.0.0.0:8086", "auth-enabled": true, "flux-enabled": true });
+    expect(conf.continuous_queries).toEqual({ enabled: true });
     expect(conf.meta.dir).toBe("/var/lib/influxdb/meta");
     expect(conf.udp[0]).toMatchObject({ "bind-address": "0.0.0.0:8189", database: "telegraf" });
   });

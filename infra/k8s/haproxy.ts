@@ -81,7 +81,7 @@ export class HaproxyTier extends pulumi.ComponentResource {
                     { name: "stats", containerPort: K8S_PORTS.stats, protocol: "TCP" },
                   ],
                   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
-                  // HAProxy's own /health: 200 while it has a relay and a replica to send to.
+                  // HAProxy's own /health: 200 while it has a relay to send to (the relays choose the replica).
                   readinessProbe: httpProbe("/health", K8S_PORTS.haproxy, 5, 2, scheme === "https" ? "HTTPS" : "HTTP"),
                   livenessProbe: { tcpSocket: { port: "stats" }, periodSeconds: 10, failureThreshold: 6 },
                   volumeMounts: [

@@ -1,7 +1,7 @@
 // The InfluxDB replicas: a StatefulSet whose pods each get their own premium volume (seed 000's one
 // shared disk cannot work: each influxd keeps its own index and cache). Each replica has a Service of
-// its own, which the relays write to and HAProxy queries; a PodDisruptionBudget lets a drain take only
-// one replica at a time.
+// its own, which the relays write to and query (HAProxy never reaches it); a PodDisruptionBudget lets a
+// drain take only one replica at a time.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { hardenedContainer, httpProbe } from "./pod.js";

@@ -1,7 +1,9 @@
-// Who may reach whom in the namespace. Everything is denied by default; then InfluxDB takes traffic
-// only from the relays, HAProxy and the bootstrap Job, and the relays only from HAProxy (HTTP) and the
-// clients' UDP Service. HAProxy's client port is open: it is the way in. Its stats page is reached with
-// kubectl port-forward, which no policy governs.
+// Who may reach whom in the namespace. Everything is denied by default; then InfluxDB takes HTTP only
+// from the relays (every write and query goes through them) and the bootstrap Job, and UDP only from the
+// relays; the relays take HTTP from HAProxy and from each other (a peer reads their /status and asks them
+// to fence a replica), and the clients' datagrams through the UDP Service. HAProxy never reaches
+// InfluxDB. HAProxy's client port is open: it is the way in. Its stats page is reached with kubectl
+// port-forward, which no policy governs.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { componentLabels, K8S_PORTS, type Component, type KubernetesPlan } from "./plan.js";
@@ -33,11 +35,12 @@ export class NetworkPolicies extends pulumi.ComponentResource {
 
     policy("default-deny-ingress", {}, []);
     policy("influxdb", { matchLabels: componentLabels("influxdb") }, [
-      { from: from("relay", "haproxy", "bootstrap"), ports: [{ protocol: "TCP", port: K8S_PORTS.influxdbHttp }] },
+      { from: from("relay", "bootstrap"), ports: [{ protocol: "TCP", port: K8S_PORTS.influxdbHttp }] },
       ...(replicaUdp === undefined ? [] : [{ from: from("relay"), ports: [{ protocol: "UDP", port: replicaUdp }] }]),
     ]);
     policy("relay", { matchLabels: componentLabels("relay") }, [
-      { from: from("haproxy"), ports: [{ protocol: "TCP", port: K8S_PORTS.relayHttp }] },
+      // The other relays: their peer polling (/status) and fencing (/peer/fence).
+      { from: from("haproxy", "relay"), ports: [{ protocol: "TCP", port: K8S_PORTS.relayHttp }] },
       // The clients' datagrams come through the UDP Service, from addresses no selector can name.
       ...(relayUdp === undefined ? [] : [{ ports: [{ protocol: "UDP", port: relayUdp }] }]),
     ]);

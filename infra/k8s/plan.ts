@@ -106,7 +106,12 @@ export function planKubernetesWorkload(config: StackConfig, k8s: KubernetesConfi
   });
 
   // The replicas differ only in name and address, which influxdb.conf does not hold: one file serves all.
-  const influxdbConfig = renderReplicaConfig(topology, topology.replicas[0]!, { dir: PATHS.influxdbData, authEnabled: true });
+  // Flux on: the default image is 1.8 (an image older than 1.7 ignores the key, and answers no Flux).
+  const influxdbConfig = renderReplicaConfig(topology, topology.replicas[0]!, {
+    dir: PATHS.influxdbData,
+    authEnabled: true,
+    fluxEnabled: true,
+  });
   const haproxyConfig = renderHaproxyConfig(topology, topology.loadBalancers[0]!, {
     statsPasswordEnv: STATS_PASSWORD_ENV,
     resolveAtRuntime: true,

@@ -96,7 +96,8 @@ export function renderCloudInit(args: NodeCloudInitArgs): string {
     {
       path: "/etc/influxdb/influxdb.conf",
       permissions: "0644",
-      content: renderReplicaConfig(topology, node.replica, { dir: INFLUXDB_DATA_DIR, authEnabled: true }),
+      // INFLUXDB_VERSION has Flux.
+      content: renderReplicaConfig(topology, node.replica, { dir: INFLUXDB_DATA_DIR, authEnabled: true, fluxEnabled: true }),
     },
     { path: RELAY_CONFIG_PATH, permissions: "0644", content: renderRelayConfig(topology, node.relay) },
     // It holds the stats password; HAProxy's master reads it as root, its workers run as Debian's haproxy user.

@@ -158,8 +158,9 @@ export function planVmLayout(config: StackConfig, vm: VmConfig, statsPassword: s
       description: "SSH from the stack's adminCidrs only",
     });
   }
-  // InfluxDB, the relays and the stats page are reached only from inside the VNet, which Azure's
-  // AllowVnetInBound already permits; naming them here keeps the intent visible in the portal.
+  // InfluxDB (from every node's relay: HAProxy never reaches it), the relays (from every HAProxy, and
+  // from the other relays, their peers) and the stats page are reached only from inside the VNet, which
+  // Azure's AllowVnetInBound already permits; naming them here keeps the intent visible in the portal.
   securityRules.push({
     name: "allow-vnet-services",
     priority: 200,
