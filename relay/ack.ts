@@ -23,8 +23,8 @@ export type Attempt =
   | { readonly kind: "missing-database"; readonly reply: OutputReply }
   /** No answer, a timeout or a 5xx: the write may go to the output's queue. */
   | { readonly kind: "failed"; readonly reply: OutputReply }
-  /** Not sent: the output's queue is not empty, so the write must go behind it. */
-  | { readonly kind: "deferred"; readonly output: string };
+  /** Not sent: the write must go behind what the output (or another relay) holds for the replica. */
+  | { readonly kind: "deferred"; readonly output: string; readonly reason: string };
 
 export interface ClientAnswer {
   readonly status: number;
@@ -78,7 +78,7 @@ export function describeReply(reply: OutputReply): string {
 }
 
 function describeAttempt(attempt: Attempt): string {
-  if (attempt.kind === "deferred") return `${attempt.output}: still replaying its queue`;
+  if (attempt.kind === "deferred") return `${attempt.output}: ${attempt.reason}`;
   return `${attempt.reply.output}: ${describeReply(attempt.reply)}`;
 }
 

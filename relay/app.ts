@@ -46,7 +46,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   try {
     for (const output of listener.outputs) {
       const onBackendRequest = (seconds: number, via: "live" | "replay") => metrics.observeBackend(output.name, via, seconds);
-      outputs.push(await DurableOutput.open({ output, listener, logger, onBackendRequest, divergences }));
+      outputs.push(await DurableOutput.open({ output, listener, logger, onBackendRequest, divergences, peerWrites: peers }));
     }
   } catch (err) {
     await Promise.all([peers.close(), ...outputs.map((output) => output.close())]);

@@ -9,7 +9,7 @@ import { describeReply, type AckDecision, type Attempt } from "./ack.js";
 import type { HttpListenerConfig, HttpOutputConfig } from "./config.js";
 import type { DivergenceLog } from "./divergence.js";
 import type { Logger } from "./logger.js";
-import { HttpOutput, isMissingDatabase, type ForwardedRequest, type OutputReply } from "./output.js";
+import { HttpOutput, isMissingDatabase, isStatement, type ForwardedRequest, type OutputReply } from "./output.js";
 import { mergeBodies, pointsIn, sameTarget } from "./queue/batch.js";
 import { DeadLetterFile } from "./queue/dead-letter.js";
 import { DiskQueue } from "./queue/disk-queue.js";
@@ -50,12 +50,16 @@ export interface OutputHealth {
   readonly takesWritesNow: boolean;
   /** Holds (or is about to hold) writes the replica lacks, or is out of sync: reads must not go there. */
   readonly behind: boolean;
+  /** Writes that missed the backend and are not yet in the queue. */
+  readonly pendingAttempts: number;
   readonly lastError: string | undefined;
   readonly outOfSync: OutOfSync | undefined;
   readonly queue: {
     readonly entries: number;
     readonly bytes: number;
     readonly oldestAgeSeconds: number | undefined;
+    /** When the oldest queued write was accepted, in ms since the epoch: peers order their statements by it. */
+    readonly oldestAcceptedAt: number | undefined;
     readonly limitBytes: number;
     readonly maxAgeSeconds: number;
     readonly cutBytes: number;
@@ -76,9 +80,21 @@ export interface DurableOutputOptions {
   readonly onBackendRequest?: (seconds: number, via: Via) => void;
   /** Where a queued statement this output refused is recorded. */
   readonly divergences?: DivergenceLog;
+  /** What the other relays hold for this replica: a statement that reads or removes points waits for it. */
+  readonly peerWrites?: PeerWrites;
+}
+
+/** What the relay's peers hold for one replica, by the output's name. */
+export interface PeerWrites {
+  /** Some peer holds (or is queueing) writes for the replica: a statement sent now could overtake them. */
+  holdWritesFor(output: string): boolean;
+  /** Some peer may still hold writes for the replica that were accepted at or before `acceptedAt`. */
+  holdWritesBefore(output: string, acceptedAt: number): boolean;
 }
 
 const INITIAL_RETRY_DELAY_MS = 500;
+/** How often a queued statement that waits for the peers' earlier writes looks again. */
+const PEER_WAIT_MS = 200;
 const OUT_OF_SYNC_FILE = "OUT-OF-SYNC";
 /** How long start waits for the first word from each backend, so /health is right from the first request. */
 const FIRST_CONTACT_WAIT_MS = 1_000;
@@ -143,7 +159,11 @@ export class DurableOutput {
   async attempt(write: QueueEntry): Promise<Attempt> {
     if (this.backlogged()) {
       this.reserved++;
-      return { kind: "deferred", output: this.name };
+      return { kind: "deferred", output: this.name, reason: "still replaying its queue" };
+    }
+    if (write.api === "influxql-after-writes" && this.opts.peerWrites?.holdWritesFor(this.name)) {
+      this.reserve();
+      return { kind: "deferred", output: this.name, reason: "another relay holds earlier writes for it" };
     }
     const reply = await this.send(write, "live");
     if (isSuccess(reply.status) && reply.statementError === undefined) {
@@ -206,12 +226,14 @@ export class DurableOutput {
       up: this.up,
       takesWritesNow: this.up && !this.backlogged(),
       behind: this.backlogged() || this.outOfSync !== undefined,
+      pendingAttempts: this.reserved,
       lastError: this.up ? undefined : this.lastError,
       outOfSync: this.outOfSync,
       queue: {
         entries: queue.entries,
         bytes: queue.bytes,
         oldestAgeSeconds: queue.oldestAcceptedAt === undefined ? undefined : Math.max(0, (Date.now() - queue.oldestAcceptedAt) / 1000),
+        oldestAcceptedAt: queue.oldestAcceptedAt,
         limitBytes: this.limitBytes(),
         maxAgeSeconds: opts.output.maxQueueAgeMs / 1000,
         cutBytes: queue.cutBytes,
@@ -310,6 +332,7 @@ export class DurableOutput {
     const batch = await this.queue.peek(this.oneByOne > 0 ? 0 : this.opts.output.maxBatchKb * 1024, sameTarget);
     if (!batch) return;
     const first = batch.entries[0]!;
+    if (first.api === "influxql-after-writes" && (await this.waitsForPeers(first))) return;
     const body = mergeBodies(batch.entries);
     const reply = await this.send({ ...first, body }, "replay");
     if (isSuccess(reply.status) && reply.statementError === undefined) {
@@ -328,7 +351,7 @@ export class DurableOutput {
         return;
       }
       await this.toDeadLetter(first, reply);
-      if (first.api === "influxql") {
+      if (isStatement(first.api)) {
         this.opts.divergences?.record({
           statement: new URLSearchParams(first.body.toString("utf8")).get("q") ?? "",
           appliedOn: [],
@@ -341,6 +364,25 @@ export class DurableOutput {
     }
     this.oneByOne = Math.max(0, this.oneByOne - 1);
     await this.queue.commit(batch);
+  }
+
+  /**
+   * A statement that reads or removes points must not overtake a write another relay took before it and
+   * still holds for this replica. Waits up to max-queue-age from its acceptance: past that, the peer's
+   * writes could be gone (out of sync) or the peer gone for good.
+   */
+  private async waitsForPeers(statement: QueueEntry): Promise<boolean> {
+    if (!this.opts.peerWrites?.holdWritesBefore(this.name, statement.acceptedAt)) return false;
+    if (Date.now() - statement.acceptedAt > this.opts.output.maxQueueAgeMs) {
+      this.log.error(
+        { acceptedAt: new Date(statement.acceptedAt).toISOString() },
+        `a queued statement has waited max-queue-age for another relay's earlier writes to ${this.name}; applying it now, and writes it should follow may come after it`,
+      );
+      return false;
+    }
+    this.warnings.warn("peer-order", {}, `a queued statement for ${this.name} waits for another relay's earlier writes to it`);
+    await this.sleep(PEER_WAIT_MS);
+    return true;
   }
 
   private async probe(): Promise<void> {

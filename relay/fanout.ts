@@ -6,6 +6,7 @@ import type { FastifyReply } from "fastify";
 import { decide, describeReply, type AckLevel, type Attempt, type ClientAnswer } from "./ack.js";
 import type { DivergenceLog } from "./divergence.js";
 import type { DurableOutput, Outcome } from "./durable-output.js";
+import { isStatement } from "./output.js";
 import type { Peers } from "./peers.js";
 import type { QueueEntry } from "./queue/frame.js";
 import type { ThrottledLog } from "./throttled-log.js";
@@ -50,7 +51,7 @@ export class FanOut {
       decision.queue ? this.fenceNewlyBehind(attempts) : undefined,
     ]);
     outcomes.forEach((outcome, i) => this.logMiss(entry, attempts[i]!, outcome));
-    if (entry.api === "influxql") this.checkAgreement(entry, attempts);
+    if (isStatement(entry.api)) this.checkAgreement(entry, attempts);
     return decision.answer;
   }
 
@@ -86,7 +87,7 @@ export class FanOut {
   private logMiss(entry: QueueEntry, attempt: Attempt, outcome: Outcome): void {
     if (attempt.kind !== "failed" || outcome === "dropped") return; // deferred requests are expected; drops log themselves
     const { output } = attempt.reply;
-    const what = entry.api === "influxql" ? "statement" : "write";
+    const what = isStatement(entry.api) ? "statement" : "write";
     this.opts.warnings.warn(
       `output:${output}`,
       { listener: this.opts.listener, output, status: attempt.reply.status, outcome },

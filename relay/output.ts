@@ -6,8 +6,15 @@ import type { HttpOutputConfig } from "./config.js";
 
 /** Which InfluxDB write API a request goes to. */
 export type WriteApi = "v1" | "v2";
-/** What a queued record is: a line-protocol write, or InfluxQL statements for /query (form body "q=..."). */
-export type RecordKind = WriteApi | "influxql";
+/**
+ * What a queued record is: a line-protocol write, or InfluxQL statements for /query (form body "q=...").
+ * "influxql-after-writes" reads or removes stored points, so it waits for every relay's earlier writes.
+ */
+export type RecordKind = WriteApi | "influxql" | "influxql-after-writes";
+
+export function isStatement(kind: RecordKind): boolean {
+  return kind === "influxql" || kind === "influxql-after-writes";
+}
 
 /** How one backend answered one write. `status` is 0 when it did not answer at all. */
 export interface OutputReply {
@@ -58,7 +65,7 @@ export class HttpOutput {
 
   async send(write: OutgoingWrite): Promise<OutputReply> {
     const headers: Record<string, string> = {
-      "content-type": write.api === "influxql" ? "application/x-www-form-urlencoded" : "text/plain; charset=utf-8",
+      "content-type": isStatement(write.api) ? "application/x-www-form-urlencoded" : "text/plain; charset=utf-8",
     };
     if (write.authorization !== undefined) headers.authorization = write.authorization;
     try {
@@ -72,7 +79,7 @@ export class HttpOutput {
       this.noteVersion(response.headers);
       const status = response.statusCode;
       // A write's 2xx says all; a statement's answer is its results, and may hold a refusal.
-      if (status >= 200 && status < 300 && write.api !== "influxql") {
+      if (status >= 200 && status < 300 && !isStatement(write.api)) {
         await response.body.dump();
         return { output: this.name, status };
       }
@@ -172,6 +179,7 @@ export function backendPaths(locationPath: string): BackendPaths {
     v1: locationPath === "/" ? "/write" : locationPath,
     v2: `${prefix}/api/v2/write`,
     influxql: `${prefix}/query`,
+    "influxql-after-writes": `${prefix}/query`,
     ping: `${prefix}/ping`,
     prefix,
   };

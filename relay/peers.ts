@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { Pool } from "undici";
+import type { PeerWrites } from "./durable-output.js";
 import { HttpError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { ThrottledLog } from "./throttled-log.js";
@@ -15,6 +16,10 @@ export interface PeerOutputState {
   readonly behind: boolean;
   readonly queueBytes: number;
   readonly outOfSync: boolean;
+  /** Writes that missed the replica and are on their way into the peer's queue. */
+  readonly pendingAttempts: number;
+  /** When the oldest write in the peer's queue for the replica was accepted (ms since the epoch). */
+  readonly oldestAcceptedAt: number | undefined;
 }
 
 export interface PeerState {
@@ -44,7 +49,7 @@ interface Fence {
 /** A fence from a relay this one does not poll (not among its peers) lapses after this many poll intervals. */
 const UNKNOWN_SENDER_FENCE_POLLS = 10;
 
-export class Peers {
+export class Peers implements PeerWrites {
   /** Who this listener is to its peers: it names the fences it sends, and its /status. */
   readonly relayId = randomUUID();
   private readonly peers: Map<string, PeerState>;
@@ -78,6 +83,26 @@ export class Peers {
   fencedOutputs(now = Date.now()): ReadonlySet<string> {
     this.fences = this.fences.filter((fence) => this.holds(fence, now));
     return new Set(this.fences.map((fence) => fence.output));
+  }
+
+  holdWritesFor(output: string): boolean {
+    return this.fencedOutputs().has(output) || [...this.peers.values()].some((peer) => peer.outputs.get(output)?.behind === true);
+  }
+
+  /**
+   * True until every peer has been heard from since `acceptedAt` and then held nothing for `output` that
+   * it accepted at or before then. A peer that cannot be reached holds its writes as far as anyone knows.
+   */
+  holdWritesBefore(output: string, acceptedAt: number): boolean {
+    if (this.fencedOutputs().has(output)) return true;
+    for (const peer of this.peers.values()) {
+      if (peer.polledAt === undefined || peer.polledAt <= acceptedAt) return true;
+      const state = peer.outputs.get(output);
+      if (state === undefined) continue;
+      if (state.pendingAttempts > 0) return true;
+      if (state.oldestAcceptedAt !== undefined && state.oldestAcceptedAt <= acceptedAt) return true;
+    }
+    return false;
   }
 
   /** A peer starts queueing for `output`. */
@@ -166,7 +191,13 @@ export class Peers {
 function parseStatus(text: string): { relayId: string | undefined; outputs: Map<string, PeerOutputState> } {
   const status = JSON.parse(text) as {
     relayId?: unknown;
-    outputs?: { name?: unknown; behind?: unknown; outOfSync?: unknown; queue?: { bytes?: unknown } }[];
+    outputs?: {
+      name?: unknown;
+      behind?: unknown;
+      outOfSync?: unknown;
+      pendingAttempts?: unknown;
+      queue?: { bytes?: unknown; oldestAcceptedAt?: unknown };
+    }[];
   };
   if (!Array.isArray(status.outputs)) throw new Error("its /status has no outputs: is it an influx-ha relay?");
   const outputs = new Map<string, PeerOutputState>();
@@ -174,7 +205,15 @@ function parseStatus(text: string): { relayId: string | undefined; outputs: Map<
     if (typeof o.name !== "string") continue;
     const outOfSync = o.outOfSync !== undefined && o.outOfSync !== null && o.outOfSync !== false;
     const queueBytes = typeof o.queue?.bytes === "number" ? o.queue.bytes : 0;
-    outputs.set(o.name, { behind: o.behind === true || outOfSync || queueBytes > 0, queueBytes, outOfSync });
+    const pendingAttempts = typeof o.pendingAttempts === "number" ? o.pendingAttempts : 0;
+    const oldestAcceptedAt = typeof o.queue?.oldestAcceptedAt === "number" ? o.queue.oldestAcceptedAt : undefined;
+    outputs.set(o.name, {
+      behind: o.behind === true || outOfSync || queueBytes > 0,
+      queueBytes,
+      outOfSync,
+      pendingAttempts,
+      oldestAcceptedAt,
+    });
   }
   return { relayId: typeof status.relayId === "string" ? status.relayId : undefined, outputs };
 }

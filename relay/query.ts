@@ -50,7 +50,7 @@ export function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions): voi
     const q = form.get("q");
     if (q === null) return forwardRead(request, reply); // InfluxDB says what is missing, in its words
     const classified = classifyQuery(q);
-    if ("error" in classified) throw new HttpError(400, `error parsing query: ${classified.error}`);
+    if ("error" in classified) throw new HttpError(400, classified.error);
     const { statements } = classified;
     const refused = statements.find((s) => s.class === "single-server");
     if (refused) throw new HttpError(400, `${refused.kind} is not served through influx-ha: ${refused.reason ?? ""}`.trim());
@@ -61,7 +61,8 @@ export function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions): voi
     for (const [name, value] of form) if (!READ_ONLY_PARAMS.has(name)) params.set(name, value);
     const answer = await opts.fanOut.deliver({
       acceptedAt: Date.now(),
-      api: "influxql",
+      // One record for the whole q: its statements stay together, in the client's order.
+      api: writes.some((s) => s.afterEarlierWrites) ? "influxql-after-writes" : "influxql",
       query: params.toString(),
       authorization: request.headers.authorization,
       points: 0,

@@ -8,7 +8,7 @@ const failed = (output: string, status = 0): Attempt => ({
   reply: status === 0 ? { output, status, error: new Error("connect ECONNREFUSED") } : { output, status, body: Buffer.from("boom") },
 });
 const rejected = (output: string): Attempt => ({ kind: "rejected", reply: { output, status: 400, body: Buffer.from('{"error":"bad"}') } });
-const deferred = (output: string): Attempt => ({ kind: "deferred", output });
+const deferred = (output: string): Attempt => ({ kind: "deferred", output, reason: "still replaying its queue" });
 
 describe("ack levels", () => {
   it("need one, a majority, or every output", () => {
@@ -54,5 +54,29 @@ describe("ack levels", () => {
     expect(JSON.parse(String(none.answer.body)).error).toBe(
       "no backend took the write, and nothing was kept: a: connect ECONNREFUSED; b: still replaying its queue",
     );
+  });
+});
+
+describe("statements and missing databases", () => {
+  const results = '{"results":[{"statement_id":0}]}';
+  const applied = (output: string): Attempt => ({
+    kind: "accepted",
+    reply: { output, status: 200, body: Buffer.from(results), contentType: "application/json" },
+  });
+  const missing = (output: string): Attempt => ({
+    kind: "missing-database",
+    reply: { output, status: 404, body: Buffer.from('{"error":"database not found: \\"x\\""}'), contentType: "application/json" },
+  });
+
+  it("answer a statement with the results of the first output that applied it", () => {
+    const decision = decide("one", [failed("a"), applied("b"), applied("c")]);
+    expect(decision).toEqual({ answer: { status: 200, body: Buffer.from(results), contentType: "application/json" }, queue: true });
+  });
+
+  it("keep a write one output lacks the database for when another took it, and pass the 404 back when none did", () => {
+    expect(decide("one", [accepted("a"), missing("b")])).toEqual({ answer: { status: 204 }, queue: true });
+    const none = decide("one", [missing("a"), missing("b")]);
+    expect(none.queue).toBe(false);
+    expect(none.answer).toMatchObject({ status: 404, body: Buffer.from('{"error":"database not found: \\"x\\""}') });
   });
 });

@@ -146,7 +146,35 @@ describe("classifyQuery: classes", () => {
     ["(SELECT a INTO b FROM m)", "read", "UNKNOWN"],
     ["$q", "read", "UNKNOWN"],
   ] as const)("%s: %s %s", (q, expectedClass, kind) => {
-    expect(classOf(q)).toEqual({ class: expectedClass, kind });
+    const { afterEarlierWrites: _after, ...rest } = classOf(q);
+    expect(rest).toEqual({ class: expectedClass, kind });
+  });
+
+  it("marks the writes that read or remove stored points, and only those, to come after every earlier write", () => {
+    const after = (q: string) => classOf(q).afterEarlierWrites === true;
+    for (const q of [
+      "DELETE FROM m WHERE time < 5",
+      "DROP SERIES FROM m",
+      "drop measurement m",
+      "DROP RETENTION POLICY rp ON d",
+      "DROP DATABASE d",
+      "SELECT * INTO m2 FROM m",
+    ]) {
+      expect(after(q), q).toBe(true);
+    }
+    for (const q of [
+      "CREATE DATABASE d",
+      "CREATE RETENTION POLICY rp ON d DURATION 1h REPLICATION 1",
+      "ALTER RETENTION POLICY rp ON d DURATION 2h",
+      "CREATE USER bob WITH PASSWORD 'x'",
+      "GRANT ALL TO bob",
+      "DROP USER bob",
+      "CREATE CONTINUOUS QUERY cq ON d BEGIN SELECT mean(v) INTO m2 FROM m GROUP BY time(1m) END",
+      "DROP CONTINUOUS QUERY cq ON d",
+      "SELECT * FROM m",
+    ]) {
+      expect(after(q), q).toBe(false);
+    }
   });
 
   it.each([

@@ -346,6 +346,34 @@ describe("peers", () => {
     expect(reads(a!)).toHaveLength(6);
   });
 
+  it("hold a DROP back on a replica until the writes another relay took before it have reached that replica", async () => {
+    const [a, b] = await backends(2);
+    const [first, second, urls] = await pair([a!, b!]);
+    const up = b!.reply as (r: RecordedRequest) => Reply;
+    b!.reply = { status: 503 };
+    const write = await request(`${urls[0]}/write?db=d`, { method: "POST", body: "cpu v=1 1" });
+    await write.body.dump();
+    expect(write.statusCode).toBe(204);
+    // Relay 1 has nothing queued for b, but relay 0 does: the DROP must not overtake relay 0's write there.
+    const drop = await statement(second.app, "DROP MEASUREMENT cpu");
+    expect(drop.statusCode).toBe(200);
+    expect(statementsOn(b!)).toEqual([]);
+    // Back, but slow to take writes: a DROP sent as soon as b answers would land first.
+    b!.reply = (req) => (req.path === "/write" ? { ...up(req), delayMs: 400 } : up(req));
+    for (const relay of [first, second]) {
+      await waitFor(async () => (await relay.app.inject("/health")).json().outputs[1].queue.entries === 0, {
+        timeoutMs: 10_000,
+        what: "every queue for out2 to drain",
+      });
+    }
+    expect(
+      b!.requests
+        .filter((r) => r.method === "POST")
+        .map((r) => `${r.path} ${r.body.toString()}`)
+        .slice(-2),
+    ).toEqual(["/write cpu v=1 1", "/query q=DROP+MEASUREMENT+cpu"]);
+  });
+
   it("learn a peer's backlog from its /status, and keep the last known state of a peer that cannot be reached", async () => {
     const [a, b] = await backends(2);
     const [first, second, urls] = await pair([a!, b!]);

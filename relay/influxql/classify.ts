@@ -15,15 +15,22 @@ export interface ClassifiedStatement {
   readonly kind: string;
   /** For single-server: why it is refused, in one sentence a user can act on (e.g. shard ids differ per replica; query the replica directly). */
   readonly reason?: string;
+  /**
+   * A write that reads or removes stored points (DELETE, DROP SERIES/MEASUREMENT/RETENTION POLICY/DATABASE,
+   * SELECT INTO): on each replica it must come after every write acknowledged before it, whichever relay took those.
+   */
+  readonly afterEarlierWrites?: true;
 }
 
 interface StatementRule {
   readonly class: StatementClass;
   readonly reason?: string;
+  readonly afterEarlierWrites?: true;
 }
 
 const READ: StatementRule = { class: "read" };
 const WRITE: StatementRule = { class: "write" };
+const WRITE_AFTER_WRITES: StatementRule = { class: "write", afterEarlierWrites: true };
 
 function refused(reason: string): StatementRule {
   return { class: "single-server", reason };
@@ -81,10 +88,10 @@ const STATEMENTS: ReadonlyMap<string, StatementRule> = new Map([
   ["CREATE SUBSCRIPTION", SUBSCRIPTIONS],
   ["DROP", WRITE],
   ["DROP CONTINUOUS QUERY", WRITE],
-  ["DROP DATABASE", WRITE],
-  ["DROP MEASUREMENT", WRITE],
-  ["DROP RETENTION POLICY", WRITE],
-  ["DROP SERIES", WRITE],
+  ["DROP DATABASE", WRITE_AFTER_WRITES],
+  ["DROP MEASUREMENT", WRITE_AFTER_WRITES],
+  ["DROP RETENTION POLICY", WRITE_AFTER_WRITES],
+  ["DROP SERIES", WRITE_AFTER_WRITES],
   ["DROP USER", WRITE],
   [
     "DROP SHARD",
@@ -99,7 +106,7 @@ const STATEMENTS: ReadonlyMap<string, StatementRule> = new Map([
   ["SET PASSWORD", WRITE],
   ["GRANT", WRITE],
   ["REVOKE", WRITE],
-  ["DELETE", WRITE],
+  ["DELETE", WRITE_AFTER_WRITES],
   ["KILL", KILL],
   ["KILL QUERY", KILL],
 ]);
@@ -147,7 +154,7 @@ function classifyStatement(source: string, tokens: readonly Token[]): Classified
   if (kind === undefined) return { text, class: "read", kind: "UNKNOWN" };
   // An unquoted INTO anywhere, a subquery's too, is the keyword; "into" quoted is a name.
   const into = tokens.some((token) => keywordOf(token) === "INTO");
-  if (kind === "SELECT" && into) return { text, class: "write", kind: "SELECT INTO" };
+  if (kind === "SELECT" && into) return { text, kind: "SELECT INTO", ...WRITE_AFTER_WRITES };
   if (kind.startsWith("EXPLAIN") && into) return { text, kind, ...EXPLAIN_INTO };
   return { text, kind, ...STATEMENTS.get(kind)! };
 }

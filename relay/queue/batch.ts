@@ -1,10 +1,11 @@
 // Replay merges queued writes into larger requests, but only writes that would have gone to the same
 // place as the same user: same API, same query string (database, retention policy, precision) and auth.
 // InfluxQL statements are never merged: each one's answer is read on its own.
+import { isStatement } from "../output.js";
 import type { QueueEntry } from "./frame.js";
 
 export function sameTarget(a: QueueEntry, b: QueueEntry): boolean {
-  return a.api !== "influxql" && a.api === b.api && a.query === b.query && a.authorization === b.authorization;
+  return !isStatement(a.api) && a.api === b.api && a.query === b.query && a.authorization === b.authorization;
 }
 
 const NEWLINE = Buffer.from("\n");

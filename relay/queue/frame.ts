@@ -24,7 +24,7 @@ const NO_AUTH = 0xffffffff;
 /** acceptedAt f64, kind u8, points u32, query length u32, auth length u32. */
 const FIXED_PAYLOAD_BYTES = 8 + 1 + 4 + 4 + 4;
 /** Append only: a code's meaning never changes, so every older spool stays readable. */
-const API_CODES: readonly RecordKind[] = ["v1", "v2", "influxql"];
+const API_CODES: readonly RecordKind[] = ["v1", "v2", "influxql", "influxql-after-writes"];
 
 /** The size of the entry's frame on disk: what counts against buffer-size-mb. */
 export function frameBytes(entry: QueueEntry): number {
