@@ -1,6 +1,6 @@
 // Before any test: the real tools the tests run must be there (installed with apt-get when root):
 // InfluxDB and HAProxy from Debian's packages, the validators of what infra/ renders, and the tools the
-// tests and the rendered scripts call, which a minimal Debian (a CI container) lacks.
+// tests and the rendered scripts call, which a minimal Debian (a CI container) lacks, and Debian's influx CLI.
 import { HAPROXY, INFLUXD, ensureTools, type Tool } from "../local/tools.js";
 
 const VALIDATORS: readonly Tool[] = [
@@ -9,6 +9,8 @@ const VALIDATORS: readonly Tool[] = [
   { binary: "systemd-analyze", aptPackage: "systemd" },
 ];
 const TEST_TOOLS: readonly Tool[] = [
+  // A real third-party client of the layout: Debian's influx CLI.
+  { binary: "influx", aptPackage: "influxdb-client" },
   { binary: "openssl", aptPackage: "openssl" },
   { binary: "curl", aptPackage: "curl" },
   { binary: "sfdisk", aptPackage: "fdisk" },
