@@ -10,7 +10,10 @@ export function describeLayout(plan: LocalPlan): string {
   const list = <T>(label: string, items: readonly T[], show: (item: T) => string): Array<[string, string]> =>
     items.map((item, i) => [i === 0 ? label : "", show(item)]);
   const rows: Array<[string, string]> = [
-    ["client endpoint", `${plan.clientUrl}  (HAProxy: POST /write?db=${q(db)} reaches every replica; /query reads one)`],
+    [
+      "client endpoint",
+      `${plan.clientUrl}  (HAProxy: POST /write?db=${q(db)} and CREATE/DROP through /query reach every replica; reads go to one in sync)`,
+    ],
     [
       "stats page",
       `${haproxy.statsUrl}  (user ${topology.stats.user}, password in ${statsPasswordPath(plan.runDir)}; Prometheus: /metrics)`,
