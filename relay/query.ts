@@ -9,8 +9,10 @@ import type { DurableOutput } from "./durable-output.js";
 import { HttpError } from "./errors.js";
 import { sendAnswer, type FanOut } from "./fanout.js";
 import { classifyQuery, type ClassifiedStatement } from "./influxql/classify.js";
+import { pinNow } from "./influxql/pin-now.js";
 import type { RelayMetrics } from "./metrics.js";
 import type { Peers } from "./peers.js";
+import { nowNs } from "./precision.js";
 import { planRead, type ReadCandidate } from "./read-router.js";
 import { PING_VERSION } from "./version.js";
 
@@ -59,14 +61,18 @@ export function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions): voi
     if (writes.length < statements.length) throw new HttpError(400, mixedMessage(statements));
     const params = new URLSearchParams();
     for (const [name, value] of form) if (!READ_ONLY_PARAMS.has(name)) params.set(name, value);
+    // One record for the whole q: its statements stay together, in the client's order. One that reads or
+    // removes points may run later on a replica that is behind: its now() is pinned to this moment.
+    const afterWrites = writes.some((s) => s.afterEarlierWrites);
+    const acceptedNs = nowNs();
+    const text = afterWrites ? writes.map((s) => (s.afterEarlierWrites ? pinNow(s.text, acceptedNs) : s.text)).join(";\n") : q;
     const answer = await opts.fanOut.deliver({
       acceptedAt: Date.now(),
-      // One record for the whole q: its statements stay together, in the client's order.
-      api: writes.some((s) => s.afterEarlierWrites) ? "influxql-after-writes" : "influxql",
+      api: afterWrites ? "influxql-after-writes" : "influxql",
       query: params.toString(),
       authorization: request.headers.authorization,
       points: 0,
-      body: Buffer.from(new URLSearchParams({ q }).toString()),
+      body: Buffer.from(new URLSearchParams({ q: text }).toString()),
     });
     return sendAnswer(reply, answer);
   };

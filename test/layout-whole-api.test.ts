@@ -109,7 +109,7 @@ describe("the whole InfluxDB API through the local layout", () => {
   });
 
   it(
-    "brings a replica killed -9 back to the same schema and data: a database, writes, a retention policy and a DROP MEASUREMENT queued behind writes to it",
+    "brings a replica killed -9 back to the same schema and data: a database, writes, a retention policy, a DROP MEASUREMENT queued behind writes to it and a DELETE with now()",
     async () => {
       const victim = layout.influxd("influxd-1");
       await victim.kill9();
@@ -124,6 +124,10 @@ describe("the whole InfluxDB API through the local layout", () => {
       await statement("CREATE RETENTION POLICY week ON down_db DURATION 7d REPLICATION 1");
       await write("down_db", points("inweek", 0, 10), plan.clientUrl, "week");
       await statement("DROP MEASUREMENT gone", "down_db");
+      // now() is pinned to when the relay took the DELETE: the replica that applies it later deletes the same.
+      const nowNs = BigInt(Date.now()) * 1_000_000n;
+      await write("down_db", `aged v=1 ${nowNs - 7_200_000_000_000n}\naged v=2 ${nowNs}`);
+      await statement("DELETE FROM aged WHERE time < now() - 90m", "down_db");
       await write("down_db", points("after", 0, 5));
 
       await victim.restart();
@@ -132,13 +136,14 @@ describe("the whole InfluxDB API through the local layout", () => {
       for (const q of ["SHOW DATABASES", "SHOW RETENTION POLICIES ON down_db", "SHOW MEASUREMENTS ON down_db"]) {
         expect(await column(b, q), q).toEqual(await column(a, q));
       }
-      expect(await column(b, "SHOW MEASUREMENTS ON down_db")).toEqual(["after", "inweek", "kept"]);
+      expect(await column(b, "SHOW MEASUREMENTS ON down_db")).toEqual(["after", "aged", "inweek", "kept"]);
       expect(await column(b, "SHOW RETENTION POLICIES ON down_db")).toEqual(["autogen", "week"]);
       for (const url of [a, b]) {
         expect(await countOf(url, "down_db", "kept"), url).toBe(100);
         expect(await countOf(url, "down_db", "after"), url).toBe(5);
         expect(await countOf(url, "down_db", '"week"."inweek"'), url).toBe(10);
         expect(await countOf(url, "down_db", "gone"), url).toBe(0);
+        expect(await countOf(url, "down_db", "aged"), url).toBe(1);
       }
     },
     TEST_TIMEOUT_MS,

@@ -250,6 +250,25 @@ describe("statements that change state", () => {
     expect(reads(b!).length).toBeGreaterThan(0);
   });
 
+  it("pin now() in a DELETE to the moment it was accepted, so a replica that applies it later deletes the same", async () => {
+    const [a, b] = await backends(2);
+    const { app } = await relayOver([a!, b!]);
+    const up = b!.reply;
+    b!.reply = { status: 503 };
+    const before = BigInt(Date.now()) * 1_000_000n;
+    expect((await statement(app, "DELETE FROM cpu WHERE time < now() - 30d; CREATE USER bob WITH PASSWORD 'now()'")).statusCode).toBe(200);
+    const after = BigInt(Date.now() + 1) * 1_000_000n;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    b!.reply = up;
+    await waitFor(async () => statementsOn(b!).length === 1, { timeoutMs: 10_000, what: "the DELETE's replay" });
+    const [live] = statementsOn(a!);
+    expect(statementsOn(b!)).toEqual([live]);
+    const match = /^DELETE FROM cpu WHERE time < (\d+) - 30d;\nCREATE USER bob WITH PASSWORD 'now\(\)'$/.exec(live!);
+    expect(match, live!).not.toBeNull();
+    const pinned = BigInt(match![1]!);
+    expect(pinned >= before && pinned <= after).toBe(true);
+  });
+
   it("send a read to the least behind replica when none is in sync, and say so", async () => {
     const [a, b] = await backends(2);
     const { app } = await relayOver([a!, b!]);
