@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { tokenize, type Token } from "../relay/influxql/lexer.js";
+import { nastyInfluxql } from "./helpers/influxql-text.js";
 
 function tokensOf(source: string): readonly Token[] {
   const result = tokenize(source);
@@ -261,36 +262,8 @@ describe("tokenize: regex or division", () => {
   });
 });
 
-/** Text made of the characters that matter to the scanner, so that properties meet its corners often. */
-const NASTY = fc.string({
-  unit: fc.constantFrom(
-    ";",
-    "'",
-    '"',
-    "\\",
-    "/",
-    "*",
-    "-",
-    "=~",
-    ".",
-    ",",
-    "(",
-    ")",
-    "$",
-    "a",
-    "1",
-    "h",
-    " ",
-    "\n",
-    "\r",
-    "\t",
-    "é",
-    "\0",
-    "FROM",
-    "SELECT",
-  ),
-  maxLength: 60,
-});
+/** The scanner's corners, with a few more: parameters, durations, CR, tab, non-ASCII, NUL, keywords. */
+const NASTY = nastyInfluxql(["$", "h", "\r", "\t", "é", "\0", "FROM", "SELECT"], 60);
 const ANY_TEXT = fc.oneof(fc.string(), fc.string({ unit: "binary" }), NASTY);
 
 describe("tokenize: properties", () => {

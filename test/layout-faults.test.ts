@@ -2,16 +2,12 @@
 // two Debian influxd. Writes and queries go through HAProxy while an influxd, then a relay, is killed
 // with SIGKILL mid-load and restarted; every acknowledged point ends up on both replicas, and queries
 // never miss one.
-import { rmSync } from "node:fs";
 import { request } from "undici";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalLayout } from "../local/layout.js";
-import { planLocalLayout, type LocalPlan } from "../local/plan.js";
+import { describe, expect, it } from "vitest";
 import { waitForServerState } from "./helpers/haproxy.js";
 import { queriesServed } from "./helpers/influxd-vars.js";
-import { freeLayoutPort } from "./helpers/layout-port.js";
+import { useLocalLayout } from "./helpers/local-layout.js";
 import { waitFor } from "./helpers/ports.js";
-import { tempDir } from "./helpers/temp.js";
 import { writeLoad, type WriteLoadOptions } from "./helpers/write-load.js";
 
 const DB = "faults";
@@ -19,23 +15,10 @@ const POINTS_PER_BATCH = 50;
 const WRITERS = 4;
 const TEST_TIMEOUT_MS = 150_000;
 
-let plan: LocalPlan;
-let layout: LocalLayout;
 const warnings: string[] = [];
+const fx = useLocalLayout({ name: "faults", databases: [DB], warn: (line) => warnings.push(line) });
 
-beforeAll(async () => {
-  const runDir = tempDir("influx-ha-layout-");
-  plan = planLocalLayout({ port: await freeLayoutPort(), replicas: 2, runDir, databases: [DB], watch: false }, "faults-stats-password");
-  layout = new LocalLayout(plan, { info: () => undefined, warn: (line) => warnings.push(line) });
-  await layout.start();
-}, 90_000);
-
-afterAll(async () => {
-  await layout?.stop();
-  if (plan) rmSync(plan.runDir, { recursive: true, force: true, maxRetries: 3 });
-}, 60_000);
-
-const writeUrl = (): string => `${plan.clientUrl}/write?db=${DB}`;
+const writeUrl = (): string => `${fx.plan.clientUrl}/write?db=${DB}`;
 
 /** Paced writers through HAProxy, so the load still runs while HAProxy notices a fault (seconds). */
 function load(measurement: string): WriteLoadOptions {
@@ -61,20 +44,20 @@ async function count(baseUrl: string, measurement: string): Promise<number> {
 
 async function waitForState(server: string, status: string): Promise<void> {
   // Checks every 2 s; 3 failures mark a server down, 2 successes up again.
-  await waitForServerState(() => layout.serverStates(), server, status, 20_000);
+  await waitForServerState(() => fx.layout.serverStates(), server, status, 20_000);
 }
 
 /** The replicas that served `reads` queries through HAProxy. */
 async function queryServingReplicas(reads = 4): Promise<string[]> {
-  const before = await Promise.all(plan.replicas.map((r) => queriesServed(r.url)));
-  for (let i = 0; i < reads; i++) await count(plan.clientUrl, "none");
-  const after = await Promise.all(plan.replicas.map((r) => queriesServed(r.url)));
-  return plan.replicas.filter((_, i) => after[i]! > before[i]!).map((r) => r.name);
+  const before = await Promise.all(fx.plan.replicas.map((r) => queriesServed(r.url)));
+  for (let i = 0; i < reads; i++) await count(fx.plan.clientUrl, "none");
+  const after = await Promise.all(fx.plan.replicas.map((r) => queriesServed(r.url)));
+  return fx.plan.replicas.filter((_, i) => after[i]! > before[i]!).map((r) => r.name);
 }
 
 /** Bounded wait until both replicas hold `expected` points of the measurement. */
 async function waitForBothReplicas(measurement: string, expected: number): Promise<void> {
-  await waitFor(async () => (await Promise.all(plan.replicas.map((r) => count(r.url, measurement)))).every((n) => n === expected), {
+  await waitFor(async () => (await Promise.all(fx.plan.replicas.map((r) => count(r.url, measurement)))).every((n) => n === expected), {
     timeoutMs: 30_000,
     intervalMs: 200,
     what: `${expected} points of ${measurement} on both replicas`,
@@ -86,9 +69,9 @@ describe("the local HA layout, through haproxy", () => {
     const res = await request(writeUrl(), { method: "POST", body: "cpu,host=a v=1 1700000000000000000" });
     expect(res.statusCode, await res.body.text()).toBe(204);
     await waitForBothReplicas("cpu", 1);
-    expect(await count(plan.clientUrl, "cpu")).toBe(1);
+    expect(await count(fx.plan.clientUrl, "cpu")).toBe(1);
     // HAProxy sends everything to the relays; they choose the replica.
-    expect((await layout.serverStates()).map((s) => `${s.server} ${s.status}`)).toEqual(["relay-0 UP", "relay-1 UP"]);
+    expect((await fx.layout.serverStates()).map((s) => `${s.server} ${s.status}`)).toEqual(["relay-0 UP", "relay-1 UP"]);
   });
 
   it(
@@ -96,16 +79,16 @@ describe("the local HA layout, through haproxy", () => {
     async () => {
       // Reads are spread over the replicas in sync: both serve them.
       expect((await queryServingReplicas()).sort()).toEqual(["influxd-0", "influxd-1"]);
-      const victim = plan.replicas[0]!;
-      const other = plan.replicas[1]!;
-      const influxd = layout.influxd(victim.name);
+      const victim = fx.plan.replicas[0]!;
+      const other = fx.plan.replicas[1]!;
+      const influxd = fx.layout.influxd(victim.name);
       const result = await writeLoad(load("kill_influxd"), async (progress) => {
         await progress.reached(20);
         await influxd.kill9();
         await progress.reached(progress.acked + 10);
         // Queries go to the other replica, which has every acknowledged point.
         expect(await queryServingReplicas()).toEqual([other.name]);
-        expect(await count(plan.clientUrl, "kill_influxd")).toBeGreaterThanOrEqual(progress.acked * POINTS_PER_BATCH);
+        expect(await count(fx.plan.clientUrl, "kill_influxd")).toBeGreaterThanOrEqual(progress.acked * POINTS_PER_BATCH);
         await progress.reached(progress.acked + 10);
         await influxd.restart();
         await progress.reached(progress.acked + 20);
@@ -127,10 +110,10 @@ describe("the local HA layout, through haproxy", () => {
     async () => {
       const result = await writeLoad(load("kill_relay"), async (progress) => {
         await progress.reached(20);
-        process.kill(layout.relayPid("relay-0")!, "SIGKILL");
+        process.kill(fx.layout.relayPid("relay-0")!, "SIGKILL");
         await waitForState("relay-0", "DOWN");
         await progress.reached(progress.acked + 10);
-        await layout.restartRelays(["relay-0"]);
+        await fx.layout.restartRelays(["relay-0"]);
         await waitForState("relay-0", "UP");
         await progress.reached(progress.acked + 20);
       });

@@ -8,41 +8,22 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { request } from "undici";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalLayout } from "../local/layout.js";
-import { planLocalLayout, type LocalPlan } from "../local/plan.js";
+import { describe, expect, it } from "vitest";
 import { findBinary } from "../local/tools.js";
 import { STALE_HEADER } from "../relay/query.js";
 import { queriesServed } from "./helpers/influxd-vars.js";
-import { freeLayoutPort } from "./helpers/layout-port.js";
+import { useLocalLayout } from "./helpers/local-layout.js";
 import { waitFor } from "./helpers/ports.js";
-import { tempDir } from "./helpers/temp.js";
 
 const TEST_TIMEOUT_MS = 120_000;
 
-let plan: LocalPlan;
-let layout: LocalLayout;
-
-beforeAll(async () => {
-  const runDir = tempDir("influx-ha-api-");
-  plan = planLocalLayout(
-    { port: await freeLayoutPort(), replicas: 2, runDir, databases: ["telegraf"], watch: false },
-    "api-stats-password",
-  );
-  layout = new LocalLayout(plan, { info: () => undefined, warn: () => undefined });
-  await layout.start();
-}, 90_000);
-
-afterAll(async () => {
-  await layout?.stop();
-  if (plan) rmSync(plan.runDir, { recursive: true, force: true, maxRetries: 3 });
-}, 60_000);
+const fx = useLocalLayout({ name: "api", databases: ["telegraf"] });
 
 type Results = Array<{ error?: string; series?: Array<{ name: string; columns: string[]; values: unknown[][] }> }>;
 
 /** A statement through the client endpoint, by POST as clients send them; fails on any error in the answer. */
 async function statement(q: string, db?: string): Promise<void> {
-  const res = await request(`${plan.clientUrl}/query${db ? `?db=${db}` : ""}`, {
+  const res = await request(`${fx.plan.clientUrl}/query${db ? `?db=${db}` : ""}`, {
     method: "POST",
     body: new URLSearchParams({ q }).toString(),
     headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -55,7 +36,7 @@ async function statement(q: string, db?: string): Promise<void> {
   ).toBe(true);
 }
 
-async function write(db: string, body: string, via = plan.clientUrl, rp?: string): Promise<void> {
+async function write(db: string, body: string, via = fx.plan.clientUrl, rp?: string): Promise<void> {
   const res = await request(`${via}/write?${new URLSearchParams({ db, ...(rp ? { rp } : {}) })}`, { method: "POST", body });
   expect(res.statusCode, await res.body.text()).toBe(204);
 }
@@ -80,13 +61,13 @@ async function countOf(url: string, db: string, from: string): Promise<number> {
   return Number(results[0]?.series?.[0]?.values[0]?.[1] ?? 0);
 }
 
-const replicaUrls = (): string[] => plan.replicas.map((r) => r.url);
+const replicaUrls = (): string[] => fx.plan.replicas.map((r) => r.url);
 
 /** Bounded wait until no relay holds anything for any replica. */
 async function waitForRelaysInSync(): Promise<void> {
   await waitFor(
     async () => {
-      for (const relay of plan.relays) {
+      for (const relay of fx.plan.relays) {
         const res = await request(`${relay.url}/status`);
         const status = (await res.body.json()) as { outputs: Array<{ behind: boolean }> };
         if (status.outputs.some((o) => o.behind)) return false;
@@ -111,7 +92,7 @@ describe("the whole InfluxDB API through the local layout", () => {
   it(
     "brings a replica killed -9 back to the same schema and data: a database, writes, a retention policy, a DROP MEASUREMENT queued behind writes to it and a DELETE with now()",
     async () => {
-      const victim = layout.influxd("influxd-1");
+      const victim = fx.layout.influxd("influxd-1");
       await victim.kill9();
       await statement("CREATE DATABASE down_db");
       // Recent points: the week's retention policy takes nothing older than a week.
@@ -122,7 +103,7 @@ describe("the whole InfluxDB API through the local layout", () => {
       for (let batch = 0; batch < 4; batch++) await write("down_db", points("gone", batch * 100, 100));
       await write("down_db", points("kept", 0, 100));
       await statement("CREATE RETENTION POLICY week ON down_db DURATION 7d REPLICATION 1");
-      await write("down_db", points("inweek", 0, 10), plan.clientUrl, "week");
+      await write("down_db", points("inweek", 0, 10), fx.plan.clientUrl, "week");
       await statement("DROP MEASUREMENT gone", "down_db");
       // now() is pinned to when the relay took the DELETE: the replica that applies it later deletes the same.
       const nowNs = BigInt(Date.now()) * 1_000_000n;
@@ -152,8 +133,8 @@ describe("the whole InfluxDB API through the local layout", () => {
   it(
     "sends no read to a replica while either relay is behind on it, and spreads reads over both again once it has caught up",
     async () => {
-      const victim = layout.influxd("influxd-1");
-      const [, behindRelay] = plan.relays as [unknown, { url: string }];
+      const victim = fx.layout.influxd("influxd-1");
+      const [, behindRelay] = fx.plan.relays as [unknown, { url: string }];
       await statement("CREATE DATABASE lag");
       await victim.kill9();
       // A backlog on relay-1 only, whose last write is the one point the lagging replica could be missing.
@@ -166,7 +147,7 @@ describe("the whole InfluxDB API through the local layout", () => {
       const deadline = Date.now() + 60_000;
       for (let i = 0; Date.now() < deadline; i++) {
         const behind = await fetchBehind(behindRelay.url);
-        const via = [plan.clientUrl, ...plan.relays.map((r) => r.url)][i % 3]!;
+        const via = [fx.plan.clientUrl, ...fx.plan.relays.map((r) => r.url)][i % 3]!;
         const { results, stale } = await read(via, "SELECT count(v) FROM marker", "lag");
         expect(stale, via).toBeUndefined();
         expect(results[0]?.series?.[0]?.values[0]?.[1], `read ${i} through ${via}`).toBe(1);
@@ -175,9 +156,9 @@ describe("the whole InfluxDB API through the local layout", () => {
       }
       expect(readsWhileBehind).toBeGreaterThan(0);
       await waitForRelaysInSync();
-      const before = await queriesServed(plan.replicas[1]!.url);
-      for (let i = 0; i < 6; i++) await read(plan.clientUrl, "SELECT count(v) FROM marker", "lag");
-      expect(await queriesServed(plan.replicas[1]!.url)).toBeGreaterThan(before);
+      const before = await queriesServed(fx.plan.replicas[1]!.url);
+      for (let i = 0; i < 6; i++) await read(fx.plan.clientUrl, "SELECT count(v) FROM marker", "lag");
+      expect(await queriesServed(fx.plan.replicas[1]!.url)).toBeGreaterThan(before);
     },
     TEST_TIMEOUT_MS,
   );
@@ -185,23 +166,23 @@ describe("the whole InfluxDB API through the local layout", () => {
   it(
     "sends no read to a replica a relay has marked out of sync, through either relay",
     async () => {
-      const marking = plan.relays[0]!;
-      const marker = join(plan.topology.relays[0]!.spoolDir, "influxd-1", "OUT-OF-SYNC");
+      const marking = fx.plan.relays[0]!;
+      const marker = join(fx.plan.topology.relays[0]!.spoolDir, "influxd-1", "OUT-OF-SYNC");
       writeFileSync(marker, `${JSON.stringify({ since: new Date().toISOString(), reason: "set by the test" })}\n`);
-      await layout.restartRelays([marking.name]);
-      await waitFor(async () => (await fetchBehindAtPeer(plan.relays[1]!.url)).includes("influxd-1"), {
+      await fx.layout.restartRelays([marking.name]);
+      await waitFor(async () => (await fetchBehindAtPeer(fx.plan.relays[1]!.url)).includes("influxd-1"), {
         timeoutMs: 10_000,
         what: "relay-1 to learn relay-0's out-of-sync mark",
       });
-      const before = await queriesServed(plan.replicas[1]!.url);
+      const before = await queriesServed(fx.plan.replicas[1]!.url);
       for (let i = 0; i < 6; i++) {
-        const via = [plan.clientUrl, ...plan.relays.map((r) => r.url)][i % 3]!;
+        const via = [fx.plan.clientUrl, ...fx.plan.relays.map((r) => r.url)][i % 3]!;
         expect((await read(via, "SHOW DATABASES")).stale, via).toBeUndefined();
       }
-      expect(await queriesServed(plan.replicas[1]!.url)).toBe(before);
+      expect(await queriesServed(fx.plan.replicas[1]!.url)).toBe(before);
       rmSync(marker);
-      await layout.restartRelays([marking.name]);
-      await waitFor(async () => (await fetchBehindAtPeer(plan.relays[1]!.url)).length === 0, {
+      await fx.layout.restartRelays([marking.name]);
+      await waitFor(async () => (await fetchBehindAtPeer(fx.plan.relays[1]!.url)).length === 0, {
         timeoutMs: 10_000,
         what: "relay-1 to see the mark gone",
       });
@@ -231,7 +212,7 @@ describe("the whole InfluxDB API through the local layout", () => {
     const influx = findBinary("influx");
     expect(influx, "Debian's influxdb-client (the influx CLI) is installed by the test setup").toBeDefined();
     const run = async (...args: string[]): Promise<string> => {
-      const { stdout } = await promisify(execFile)(influx!, ["-host", "127.0.0.1", "-port", new URL(plan.clientUrl).port, ...args], {
+      const { stdout } = await promisify(execFile)(influx!, ["-host", "127.0.0.1", "-port", new URL(fx.plan.clientUrl).port, ...args], {
         timeout: 20_000,
       });
       return stdout;
