@@ -130,7 +130,8 @@ export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalanc
       // Queries can run for minutes beside short writes: the relay with the fewest open requests gets the next.
       "balance leastconn",
       "option httpchk",
-      // 200 while the relay can take writes (ok or degraded), 503 when it cannot.
+      // 200 while the relay reaches a replica (it serves reads, and writes as far as its ack level allows),
+      // 503 when it reaches none.
       "http-check send meth GET uri /health",
       "http-check expect status 200",
       // Only a connection that failed is retried: the request was never sent, so a write cannot be doubled.

@@ -15,12 +15,17 @@ export interface HealthRoutesOptions {
   readonly divergences: DivergenceLog;
 }
 
-/** "ok": every output up and in sync; "degraded": writes still succeed; "down": they cannot, so 503. */
-export type HealthStatus = "ok" | "degraded" | "down";
+/**
+ * "ok": every output up and in sync; "degraded": writes still succeed; "read-only": reads are served, but
+ * fewer outputs can take a write now than `ack` needs (a write is answered 503, and kept where one took
+ * it); "down": no replica answers, so 503. A relay that can still read stays in its load balancer.
+ */
+export type HealthStatus = "ok" | "degraded" | "read-only" | "down";
 
 export function healthStatus(ack: AckLevel, outputs: readonly OutputHealth[]): HealthStatus {
+  if (!outputs.some((o) => o.up)) return "down";
   const takers = outputs.filter((o) => o.takesWritesNow).length;
-  if (takers < requiredAccepts(ack, outputs.length)) return "down";
+  if (takers < requiredAccepts(ack, outputs.length)) return "read-only";
   return outputs.every((o) => o.up && !o.outOfSync) ? "ok" : "degraded";
 }
 

@@ -230,7 +230,7 @@ describe("/health", () => {
     expect(down.json().status).toBe("down");
   });
 
-  it('is 503 under ack "all" as soon as one output cannot take writes', async () => {
+  it('is 200 read-only under ack "all" as soon as one output cannot take writes: reads are still served', async () => {
     const [a, b] = await backends(2);
     const { app } = await relayOver([a!, b!], { listener: 'ack = "all"' });
     expect((await app.inject("/health")).statusCode).toBe(200);
@@ -239,7 +239,11 @@ describe("/health", () => {
     expect(res.statusCode).toBe(503);
     expect(res.json().error).toMatch(/^ack "all" needs 2 of 2 outputs to accept the write, and 1 did \(out1\)/);
     expect((await queueOf(app, "out2")).entries).toBe(1);
-    expect((await app.inject("/health")).statusCode).toBe(503);
+    const readOnly = await app.inject("/health");
+    expect(readOnly.statusCode).toBe(200);
+    expect(readOnly.json().status).toBe("read-only");
+    await app.inject("/query?q=SELECT+1");
+    expect(a!.requests.filter((r) => r.path === "/query")).toHaveLength(1);
   });
 
   it("sees an idle backend come back by probing its /ping", async () => {
