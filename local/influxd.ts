@@ -267,3 +267,21 @@ function influxdEnv(): NodeJS.ProcessEnv {
 function asArray(value: unknown): any[] {
   return Array.isArray(value) ? value : [];
 }
+
+/**
+ * Starts the server `make` gives, on ports probed free just before: another process may take one first,
+ * and influxd then exits with "address already in use", so a fresh server on fresh ports is tried again.
+ */
+export async function startOnFreePorts(make: () => Promise<InfluxdProcess>, attempts = 3): Promise<InfluxdProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const server = await make();
+    try {
+      await server.start();
+      return server;
+    } catch (err) {
+      await server.stop();
+      const retriable = err instanceof Error && /address already in use/.test(err.message);
+      if (!retriable || attempt >= attempts) throw err;
+    }
+  }
+}

@@ -4,7 +4,7 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { InfluxdProcess } from "../../local/influxd.js";
+import { InfluxdProcess, startOnFreePorts } from "../../local/influxd.js";
 import { findBinary } from "../../local/tools.js";
 import { freePort, freeUdpPort } from "./ports.js";
 
@@ -50,8 +50,6 @@ export interface Influxd {
   stop(): Promise<void>;
 }
 
-const START_ATTEMPTS = 3;
-
 /** Path of the influxd binary, or undefined if there is none. */
 export function influxdBinary(): string | undefined {
   return findBinary("influxd");
@@ -62,27 +60,16 @@ export function influxdAvailable(): boolean {
 }
 
 export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> {
-  // freePort() races with other processes grabbing the port before influxd binds it; influxd then
-  // exits with "address already in use" and we retry in a fresh dir with fresh ports.
-  for (let attempt = 1; ; attempt++) {
-    const dir = await mkdtemp(join(tmpdir(), "influx-ha-influxd-"));
+  return startOnFreePorts(async () => {
     const udp =
       opts.udpDatabase === undefined ? undefined : { port: await freeUdpPort(), database: opts.udpDatabase, precision: opts.udpPrecision };
-    const server = new InfluxdProcess({
-      dir,
+    return new InfluxdProcess({
+      dir: await mkdtemp(join(tmpdir(), "influx-ha-influxd-")),
       httpPort: await freePort(),
       rpcPort: await freePort(),
       udp,
       authEnabled: opts.authEnabled ?? false,
       removeDirOnStop: true,
     });
-    try {
-      await server.start();
-      return server;
-    } catch (err) {
-      await server.stop();
-      const retriable = err instanceof Error && /address already in use/.test(err.message);
-      if (!retriable || attempt >= START_ATTEMPTS) throw err;
-    }
-  }
+  });
 }
