@@ -5,7 +5,9 @@
 // undici pass-through fanning out to both sinks (bench/passthrough.ts: what the
 // relay costs beyond moving bytes), then at the relay. Then the outage phases
 // (bench/outage.ts): one sink down while the queue on disk grows to 1 GiB, and its
-// replay once the sink is back. Everything stays on 127.0.0.1.
+// replay once the sink is back. Last the query phase (bench/query.ts), with real influxd
+// replicas instead of sinks: small reads and one large chunked answer, straight from a
+// replica, through the pass-through and through the relay. Everything stays on 127.0.0.1.
 //
 // Environment:
 //   BENCH_SECONDS    measured seconds per phase (default 10), after a 2 s warm-up
@@ -21,7 +23,8 @@ import { makeBodies } from "./lines.js";
 import { runLoad, type LoadResult } from "./load.js";
 import { runOutage } from "./outage.js";
 import { describeExit, killChildrenOnExit, stopChild, type Child } from "./proc.js";
-import { printReport, target, writeJson, type BenchResults } from "./report.js";
+import { runQueryPhase, MIN_LARGE_ANSWER_BYTES, type QueryPhaseResult } from "./query.js";
+import { printReport, target, writeJson, type BenchResults, type Target } from "./report.js";
 import { sampleRss } from "./rss.js";
 import { startRelay, startSink, type Paths } from "./services.js";
 
@@ -41,6 +44,10 @@ const TARGET_POINTS_PER_SEC = 2_200_000;
 const TARGET_P99_MS = 40;
 const BACKLOG_BYTES = 1024 ** 3;
 const TARGET_BACKLOG_RSS_MIB = 150;
+const TARGET_QUERY_P50_OVERHEAD_MS = 1;
+const TARGET_LARGE_ANSWER_RATIO = 0.9;
+/** "Flat": the relay's RSS may not grow by a fraction of the ≥ 100 MB answer it streams. */
+const TARGET_LARGE_ANSWER_RSS_GROWTH_MIB = 32;
 
 function benchSeconds(): number {
   const raw = process.env.BENCH_SECONDS;
@@ -134,6 +141,22 @@ async function main(): Promise<number> {
       .map((c) => `${c.name} exited during the run (${describeExit(c.exit!)}); see ${c.logPath}`);
     const stop = await stopChild(relay.child, STOP_GRACE_MS);
     if (stop.forced) broken.push(`relay did not exit within ${STOP_GRACE_MS} ms of SIGTERM; killed`);
+    // The sinks are done: the query phase gets the CPU to itself.
+    await Promise.all(children.map((c) => stopChild(c, STOP_GRACE_MS)));
+
+    let query: QueryPhaseResult | { error: string };
+    try {
+      query = await runQueryPhase({ relayArgv, passthroughArgv: PASSTHROUGH_COMMAND, tmpDir, paths: PATHS, stopGraceMs: STOP_GRACE_MS });
+      broken.push(...query.problems);
+      const errors = query.small.reduce(
+        (sum, s) => sum + s.targets.direct.errors + s.targets.passthrough.errors + s.targets.relay.errors,
+        0,
+      );
+      if (errors > 0) broken.push(`query phase: ${errors} small queries failed`);
+    } catch (err) {
+      query = { error: err instanceof Error ? err.message : String(err) };
+      broken.push(`query phase: ${query.error}`);
+    }
 
     const cpus = os.cpus();
     const results: BenchResults = {
@@ -154,6 +177,7 @@ async function main(): Promise<number> {
       outage: outage.result,
       ratio: baseline.pointsPerSec > 0 ? relayResult.pointsPerSec / baseline.pointsPerSec : 0,
       passthroughRatio: passthroughResult.pointsPerSec > 0 ? relayResult.pointsPerSec / passthroughResult.pointsPerSec : 0,
+      query,
       targets: [
         target({
           label: "relay points/s",
@@ -172,6 +196,7 @@ async function main(): Promise<number> {
           decimals: 1,
           kind: "max",
         }),
+        ...("error" in query ? [] : queryTargets(query)),
       ],
     };
     printReport(results);
@@ -186,6 +211,39 @@ async function main(): Promise<number> {
   } finally {
     await Promise.all(children.map((c) => stopChild(c, STOP_GRACE_MS)));
   }
+}
+
+function queryTargets(query: QueryPhaseResult): Target[] {
+  const sequential = query.small.filter((s) => s.clients === 1);
+  const { large } = query;
+  return [
+    ...sequential.map((s) =>
+      target({
+        label: `relay p50 overhead over direct, ${s.query}, one client`,
+        measured: s.p50OverheadMs,
+        goal: TARGET_QUERY_P50_OVERHEAD_MS,
+        unit: " ms",
+        decimals: 2,
+        kind: "atMost",
+      }),
+    ),
+    target({
+      label: `relay MB/s ÷ direct MB/s, ${large.query} (≥ ${MIN_LARGE_ANSWER_BYTES / 1_000_000} MB, chunked)`,
+      measured: large.ratio,
+      goal: TARGET_LARGE_ANSWER_RATIO,
+      unit: "",
+      decimals: 3,
+      kind: "min",
+    }),
+    target({
+      label: "relay RSS growth while streaming the large answer",
+      measured: Math.max(0, large.relayRss.peakMiB - large.relayRss.beforeMiB),
+      goal: TARGET_LARGE_ANSWER_RSS_GROWTH_MIB,
+      unit: " MiB",
+      decimals: 1,
+      kind: "max",
+    }),
+  ];
 }
 
 killChildrenOnExit();

@@ -1,8 +1,9 @@
-// Presenting results: a table for people, JSON for tooling.
+// Presenting results: tables for people (the write phases, then the query phase), JSON for tooling.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { LoadResult } from "./load.js";
 import type { OutageResult } from "./outage.js";
+import { QUERY_TARGETS, type LatencyStats, type QueryPhaseResult, type QueryTarget, type StreamStats } from "./query.js";
 import type { RssStats } from "./rss.js";
 
 export interface Target {
@@ -12,8 +13,8 @@ export interface Target {
   /** Shown after the numbers, e.g. " ms". */
   unit: string;
   decimals: number;
-  /** "min": measured must be at least goal; "max": measured must stay below goal. */
-  kind: "min" | "max";
+  /** "min": measured must be at least goal; "max": measured must stay below goal; "atMost": below or equal. */
+  kind: "min" | "max" | "atMost";
   met: boolean;
 }
 
@@ -37,12 +38,17 @@ export interface BenchResults {
   ratio: number;
   /** relay points/s ÷ bare pass-through points/s: the share of the pass-through's speed the relay keeps */
   passthroughRatio: number;
+  /** The query phase (bench/query.ts), or why it failed: the write phases' figures stand either way. */
+  query: QueryPhaseResult | { error: string };
   targets: Target[];
 }
 
 export function target(t: Omit<Target, "met">): Target {
-  return { ...t, met: t.kind === "min" ? t.measured >= t.goal : t.measured < t.goal };
+  const met = t.kind === "min" ? t.measured >= t.goal : t.kind === "max" ? t.measured < t.goal : t.measured <= t.goal;
+  return { ...t, met };
 }
+
+const TARGET_SIGNS: Record<Target["kind"], string> = { min: "≥", max: "<", atMost: "≤" };
 
 export function printReport(r: BenchResults): void {
   const s = r.settings;
@@ -70,9 +76,12 @@ export function printReport(r: BenchResults): void {
       `relay RSS peak ${mib(replay.rssPeakMiB)} while replaying`,
   );
 
+  if ("error" in r.query) console.log(`\nquery phase FAILED: ${r.query.error}`);
+  else printQueryPhase(r.query);
+
   console.log();
   for (const t of r.targets) {
-    const goal = `${t.kind === "min" ? "≥" : "<"} ${num(t.goal, t.decimals)}${t.unit}`;
+    const goal = `${TARGET_SIGNS[t.kind]} ${num(t.goal, t.decimals)}${t.unit}`;
     console.log(`target: ${t.label} ${goal}, measured ${num(t.measured, t.decimals)}${t.unit}: ${t.met ? "met" : "MISSED"}`);
   }
   console.log(`relay points/s ÷ baseline points/s: ${r.ratio.toFixed(3)}`);
@@ -86,6 +95,66 @@ export function printReport(r: BenchResults): void {
   ] as const) {
     if (result.firstError) console.log(`${phase}: ${result.errors} errors, first: ${result.firstError}`);
   }
+}
+
+const TARGET_NAMES: Record<QueryTarget, string> = { direct: "direct", passthrough: "pass-through", relay: "relay" };
+
+function printQueryPhase(q: QueryPhaseResult): void {
+  console.log(
+    `\nquery phase: 2 × influxd ${q.influxdVersion}; ${int(q.load.points)} points (${mb(q.load.bytes)} of line protocol) ` +
+      `loaded through the relay in ${q.load.seconds.toFixed(1)} s, both outputs in sync ${q.load.syncSeconds.toFixed(1)} s later; ` +
+      `reads straight from the replicas (direct), through the bare pass-through and through the relay\n`,
+  );
+  const header = ["small query", "clients", "via", "p50 ms", "p99 ms", "req/s", "proxy CPU/req", "errors"];
+  const rows = q.small.flatMap((s) =>
+    QUERY_TARGETS.map((t, i) => [
+      i === 0 ? s.query : "",
+      i === 0 ? String(s.clients) : "",
+      TARGET_NAMES[t],
+      ...latencyFigures(s.targets[t], t),
+    ]),
+  );
+  printTable([header, ...rows]);
+  console.log();
+  for (const s of q.small) {
+    console.log(
+      `p50 overhead over direct, ${s.query}, ${s.clients} client(s): relay +${s.p50OverheadMs.toFixed(2)} ms, ` +
+        `pass-through +${s.passthroughP50OverheadMs.toFixed(2)} ms`,
+    );
+  }
+
+  const l = q.large;
+  console.log(`\nlarge answer: ${l.query}, chunked: ${mb(l.bytes)} each time\n`);
+  const streamHeader = ["via", "MB/s", "each round MB/s", "first byte ms", "influxd cores", "proxy cores", "proxy CPU ms/MB"];
+  const streamRows = QUERY_TARGETS.map((t) => [TARGET_NAMES[t], ...streamFigures(l.targets[t], t)]);
+  printTable([streamHeader, ...streamRows]);
+  console.log(`\nrelay MB/s ÷ direct MB/s: ${l.ratio.toFixed(3)}; ÷ pass-through MB/s: ${l.passthroughRatio.toFixed(3)}`);
+  console.log(
+    `relay RSS: ${mib(l.relayRss.beforeMiB)} before the large answers, ${mib(l.relayRss.peakMiB)} peak while streaming them, ` +
+      `${mib(l.relayRss.afterMiB)} after`,
+  );
+  for (const s of q.small) {
+    for (const t of QUERY_TARGETS) {
+      const stats = s.targets[t];
+      if (stats.firstError) console.log(`${s.query} (${TARGET_NAMES[t]}): ${stats.errors} errors, first: ${stats.firstError}`);
+    }
+  }
+}
+
+function latencyFigures(l: LatencyStats, t: QueryTarget): string[] {
+  const cpu = t === "direct" ? "-" : `${int(l.proxyCpuUsPerRequest)} µs`;
+  return [l.p50Ms.toFixed(2), l.p99Ms.toFixed(2), int(l.requestsPerSec), cpu, String(l.errors)];
+}
+
+function streamFigures(s: StreamStats, t: QueryTarget): string[] {
+  const proxy = t === "direct" ? ["-", "-"] : [s.proxyCores.toFixed(2), s.proxyCpuMsPerMb.toFixed(1)];
+  return [
+    s.mbPerSec.toFixed(1),
+    s.roundsMbPerSec.map((v) => v.toFixed(1)).join(" "),
+    int(s.firstByteMs),
+    s.influxdCores.toFixed(2),
+    ...proxy,
+  ];
 }
 
 export function writeJson(path: string, results: BenchResults): void {
@@ -115,6 +184,11 @@ function num(n: number, decimals: number): string {
 
 function kb(bytes: number): string {
   return `${Math.round(bytes / 1024).toLocaleString("en-US")} KiB`;
+}
+
+/** Decimal megabytes, as the query phase counts them. */
+function mb(bytes: number): string {
+  return `${(bytes / 1_000_000).toFixed(1)} MB`;
 }
 
 function mib(n: number): string {

@@ -1,7 +1,8 @@
-// Starting the processes under test: the sink backends and the relay.
+// Starting the processes under test: the sink backends, real influxd replicas and the relay.
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { request } from "undici";
+import { InfluxdProcess, startOnFreePorts } from "../local/influxd.js";
 import { freePort } from "../local/ports.js";
 import { logTail } from "../local/logfile.js";
 import { waitFor } from "../local/wait.js";
@@ -42,20 +43,32 @@ export async function startSink(name: string, paths: Paths, port = 0): Promise<S
 }
 
 /**
+ * Starts a real influxd (local/influxd.ts) keeping its data, config and log in `dir`, on free loopback ports.
+ * Its stop() removes `dir`.
+ */
+export function startInfluxd(dir: string): Promise<InfluxdProcess> {
+  return startOnFreePorts(
+    async () => new InfluxdProcess({ dir, httpPort: await freePort(), rpcPort: await freePort(), removeDirOnStop: true }),
+  );
+}
+
+/**
  * Starts the relay with an influxdb-relay TOML config (written to `configPath`)
- * that fans out to the given sinks, and waits until GET /ping answers 204.
+ * that fans out to the given backends (outputs `${outputPrefix}1`, `${outputPrefix}2`, …),
+ * and waits until GET /ping answers 204.
  * `argv` is the command line without the trailing `-config FILE`.
  */
 export async function startRelay(
   argv: readonly string[],
-  sinkPorts: readonly number[],
+  backendPorts: readonly number[],
   configPath: string,
   paths: Paths,
   name = "relay",
+  outputPrefix = "sink",
 ): Promise<Service> {
   // Small race between probing the port and the relay binding it; a clash shows up as a failed start.
   const port = await freePort();
-  writeFileSync(configPath, relayConfig(port, sinkPorts, join(dirname(configPath), `${name}-spool`)));
+  writeFileSync(configPath, relayConfig(port, backendPorts, join(dirname(configPath), `${name}-spool`), outputPrefix));
   const child = await spawnChild(name, [...argv, "-config", configPath], {
     cwd: paths.root,
     logPath: join(paths.logDir, `${name}.log`),
@@ -69,10 +82,10 @@ export async function startRelay(
   return { child, port };
 }
 
-function relayConfig(port: number, sinkPorts: readonly number[], spoolDir: string): string {
+function relayConfig(port: number, backendPorts: readonly number[], spoolDir: string, outputPrefix: string): string {
   // Queues big enough for the outage phases' backlog, so the output never goes out of sync.
-  const outputs = sinkPorts.map(
-    (p, i) => `  { name = "sink${i + 1}", location = "http://${LOOPBACK}:${p}/write", timeout = "10s", buffer-size-mb = 8192 },`,
+  const outputs = backendPorts.map(
+    (p, i) => `  { name = "${outputPrefix}${i + 1}", location = "http://${LOOPBACK}:${p}/write", timeout = "10s", buffer-size-mb = 8192 },`,
   );
   const listener = ["[[http]]", 'name = "bench"', `bind-addr = "${LOOPBACK}:${port}"`, `spool-dir = ${JSON.stringify(spoolDir)}`];
   return [...listener, "output = [", ...outputs, "]", ""].join("\n");
