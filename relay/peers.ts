@@ -90,13 +90,14 @@ export class Peers implements PeerWrites {
   }
 
   /**
-   * True until every peer has been heard from since `acceptedAt` and then held nothing for `output` that
-   * it accepted at or before then. A peer that cannot be reached holds its writes as far as anyone knows.
+   * True until every peer that answers has been polled since `acceptedAt`, and no peer holds anything for
+   * `output` that it accepted at or before then. A peer that cannot be reached counts as its last poll and
+   * its fences show it: one that was queueing for the replica still holds those writes on its disk.
    */
   holdWritesBefore(output: string, acceptedAt: number): boolean {
     if (this.fencedOutputs().has(output)) return true;
     for (const peer of this.peers.values()) {
-      if (peer.polledAt === undefined || peer.polledAt <= acceptedAt) return true;
+      if (peer.reachable && (peer.polledAt === undefined || peer.polledAt <= acceptedAt)) return true;
       const state = peer.outputs.get(output);
       if (state === undefined) continue;
       if (state.pendingAttempts > 0) return true;

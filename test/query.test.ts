@@ -393,6 +393,25 @@ describe("peers", () => {
     ).toEqual(["/write cpu v=1 1", "/query q=DROP+MEASUREMENT+cpu"]);
   });
 
+  it("do not hold a DROP back for a peer that cannot be reached and held nothing for the replica when last heard", async () => {
+    const [a, b] = await backends(2);
+    const [first, second] = await pair([a!, b!]);
+    await waitFor(async () => (await second.app.inject("/status")).json().peers[0].reachable === true, {
+      timeoutMs: 5_000,
+      what: "relay 1 to hear from relay 0",
+    });
+    await first.app.close();
+    await waitFor(async () => (await second.app.inject("/status")).json().peers[0].reachable === false, {
+      timeoutMs: 5_000,
+      what: "relay 0 to be gone",
+    });
+    const up = b!.reply;
+    b!.reply = { status: 503 };
+    expect((await statement(second.app, "DROP MEASUREMENT cpu")).statusCode).toBe(200);
+    b!.reply = up;
+    await waitFor(async () => statementsOn(b!).length === 1, { timeoutMs: 10_000, what: "the DROP's replay to b" });
+  });
+
   it("learn a peer's backlog from its /status, and keep the last known state of a peer that cannot be reached", async () => {
     const [a, b] = await backends(2);
     const [first, second, urls] = await pair([a!, b!]);
