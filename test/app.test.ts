@@ -285,6 +285,8 @@ describe("other routes", () => {
     expect(put.headers.allow).toBe("GET, POST");
     const other = await app.inject({ method: "GET", url: "/debug/vars" });
     expect(other.statusCode).toBe(404);
-    expect(other.json().error).toMatch(/^\/debug\/vars not found: the relay takes POST \/write, .*GET or POST \/query, POST \/api\/v2\/query/);
+    expect(other.json().error).toMatch(
+      /^\/debug\/vars not found: the relay takes POST \/write, .*GET or POST \/query, POST \/api\/v2\/query/,
+    );
   });
 });
