@@ -62,7 +62,10 @@ export interface OutputHealth {
     readonly oldestAcceptedAt: number | undefined;
     readonly limitBytes: number;
     readonly maxAgeSeconds: number;
+    /** Bytes cut from torn tails since start. */
     readonly cutBytes: number;
+    /** Damaged bytes moved out of the queue into side files since start. */
+    readonly corruptBytes: number;
   };
   readonly deadLetter: { readonly file: string; readonly fileBytes: number; readonly entriesSinceStart: number };
 }
@@ -237,6 +240,7 @@ export class DurableOutput {
         limitBytes: this.limitBytes(),
         maxAgeSeconds: opts.output.maxQueueAgeMs / 1000,
         cutBytes: queue.cutBytes,
+        corruptBytes: queue.corruptBytes,
       },
       deadLetter: { file: this.deadLetter.path, fileBytes: this.deadLetter.bytes, entriesSinceStart: this.deadLetter.entries },
     };

@@ -1,14 +1,17 @@
 // A durable FIFO of writes in one directory: numbered segment files of frames, plus a cursor file naming
 // the first frame not yet delivered. Appends are group-committed: every append waiting while a write is
 // on disk goes out in the next single writev (and fdatasync, under fsync "always").
+// Damage costs only the entries it covers: a torn tail (the last segment's end, left by a crash) is cut,
+// and any other damaged stretch is moved into a side file by rewriting its segment without it, so every
+// later entry is kept and the queue's offsets never point into garbage.
 import { mkdirSync, readdirSync } from "node:fs";
-import { open, readFile, rename, unlink, writeFile, type FileHandle } from "node:fs/promises";
+import { open, readFile, rename, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { FsyncPolicy } from "../config.js";
 import type { Logger } from "../logger.js";
 import { acquireLock, type Lock } from "../pid-lock.js";
 import { HEADER_BYTES, encodeFrame, type QueueEntry } from "./frame.js";
-import { readFrames } from "./frame-reader.js";
+import { readFrames, type BadStretch } from "./frame-reader.js";
 
 export interface DiskQueueOptions {
   readonly dir: string;
@@ -52,6 +55,10 @@ interface PendingAppend {
 
 const SEGMENT_BYTES = 64 << 20;
 const SEGMENT_SUFFIX = ".seg";
+/** A segment being rewritten without its damage; one left by a crash is deleted on start. */
+const REWRITE_SUFFIX = ".tmp";
+const COPY_CHUNK_BYTES = 1 << 20;
+const MAX_SIDE_FILES_PER_PLACE = 1000;
 const CURSOR_FILE = "cursor";
 const HEAD_PEEK_BYTES = HEADER_BYTES + 8;
 
@@ -61,8 +68,10 @@ export class DiskQueue {
   bytes = 0;
   /** When the oldest waiting entry was accepted, in ms since the epoch. */
   oldestAcceptedAt: number | undefined;
-  /** Bytes cut from torn or corrupt segment tails since start. */
+  /** Bytes cut from torn tails since start: the end of the last segment, left by a crash. */
   cutBytes = 0;
+  /** Damaged bytes moved out of the segments into side files since start, the entries after them kept. */
+  corruptBytes = 0;
 
   private readonly segmentBytes: number;
   private segments: Segment[] = [];
@@ -127,18 +136,32 @@ export class DiskQueue {
    * the total stays within `maxBytes`. Nothing is removed until commit().
    */
   async peek(maxBytes: number, belongs: (first: QueueEntry, next: QueueEntry) => boolean): Promise<QueueBatch | undefined> {
+    // Damage at the head is moved aside and the head read once more; damage again means the disk is failing
+    // as we read, and the caller's next peek goes on from there.
+    for (let pass = 0; pass < 2; pass++) {
+      const read = await this.readHead(maxBytes, belongs);
+      if (read !== "damaged") return read;
+    }
+    return undefined;
+  }
+
+  private async readHead(
+    maxBytes: number,
+    belongs: (first: QueueEntry, next: QueueEntry) => boolean,
+  ): Promise<QueueBatch | "damaged" | undefined> {
     const generation = this.generation;
     const head = this.segments.find((s) => s.seq === this.cursor.seq);
     if (!head || this.cursor.offset >= head.size) return undefined;
     const entries: QueueEntry[] = [];
     let bytes = 0;
     let end = this.cursor.offset;
+    let damagedAt: number | undefined;
     const file = await open(this.segmentPath(head.seq), "r");
     try {
       for await (const read of readFrames(file, this.cursor.offset, head.size)) {
         if ("fault" in read) {
-          // Written and checked by this process, so this is the disk failing under us: say so, skip the rest.
-          if (entries.length === 0) await this.serially(() => this.skipCorrupt(head, read.offset, read.fault, generation));
+          // The batch ends before damage; damage at the head is dealt with before anything is read past it.
+          if (entries.length === 0) damagedAt = read.offset;
           break;
         }
         if (entries.length > 0 && (bytes + read.bytes > maxBytes || !belongs(entries[0]!, read.entry))) break;
@@ -148,6 +171,11 @@ export class DiskQueue {
       }
     } finally {
       await file.close();
+    }
+    if (damagedAt !== undefined) {
+      const offset = damagedAt;
+      await this.serially(() => this.skipDamage(head, offset, generation));
+      return "damaged";
     }
     if (entries.length === 0) return undefined;
     return { entries, bytes, end: { seq: head.seq, offset: end }, generation };
@@ -286,19 +314,24 @@ export class DiskQueue {
     }
   }
 
-  private async skipCorrupt(segment: Segment, offset: number, fault: string, generation: number): Promise<void> {
-    if (generation !== this.generation || !this.segments.includes(segment)) return;
-    this.opts.logger.error(
-      { dir: this.opts.dir, segment: this.segmentPath(segment.seq), offset, lostEntries: segment.entries, lostBytes: segment.bytes },
-      `queue segment is corrupt (${fault}); skipping the rest of it`,
-    );
+  /**
+   * Damage the head met at `offset`, in frames this process wrote or checked: the disk is failing under us.
+   * It and any later damage in the segment are moved aside, and the cursor, unmoved, is at the next whole entry.
+   */
+  private async skipDamage(segment: Segment, offset: number, generation: number): Promise<void> {
+    const stillAtHead = this.cursor.seq === segment.seq && this.cursor.offset === offset;
+    if (generation !== this.generation || !this.segments.includes(segment) || !stillAtHead) return;
+    // The file is about to be replaced: the next append opens the new one.
     if (segment === this.segments.at(-1)) await this.closeTail();
-    this.cutBytes += segment.size - offset;
-    this.entries -= segment.entries;
-    this.bytes -= segment.bytes;
-    segment.entries = 0;
-    segment.bytes = 0;
-    this.cursor = { seq: segment.seq, offset: segment.size };
+    const before = { entries: segment.entries, bytes: segment.bytes };
+    await this.checkSegment(segment, offset, false);
+    const lost = { lostEntries: before.entries - segment.entries, lostBytes: before.bytes - segment.bytes };
+    this.entries -= lost.lostEntries;
+    this.bytes -= lost.lostBytes;
+    this.opts.logger.error(
+      { segment: this.segmentPath(segment.seq), ...lost },
+      `queue segment was damaged after it was written (is the disk failing?): ${lost.lostEntries} entries lost`,
+    );
     await this.dropConsumedSegments();
     await this.saveCursor();
     await this.readOldest();
@@ -327,9 +360,13 @@ export class DiskQueue {
     }
   }
 
-  /** Loads the cursor and every segment after it, checking each frame and cutting a bad tail. */
+  /** Loads the cursor and every segment after it, checking each frame, cutting a torn tail and moving damage aside. */
   private async recover(): Promise<void> {
-    const seqs = readdirSync(this.opts.dir)
+    const names = readdirSync(this.opts.dir);
+    for (const name of names) {
+      if (/^\d{16}\.seg\.tmp$/.test(name)) await unlink(join(this.opts.dir, name)); // a rewrite a crash interrupted
+    }
+    const seqs = names
       .filter((name) => /^\d{16}\.seg$/.test(name))
       .map((name) => Number(name.slice(0, 16)))
       .sort((a, b) => a - b);
@@ -341,7 +378,10 @@ export class DiskQueue {
     }
     const live = seqs.filter((seq) => seq >= this.cursor.seq);
     if (live[0] !== undefined && live[0] > this.cursor.seq) this.cursor = { seq: live[0], offset: 0 };
-    for (const seq of live) this.segments.push(await this.scanSegment(seq, seq === this.cursor.seq ? this.cursor.offset : 0));
+    for (const [i, seq] of live.entries()) {
+      // Only the last segment can be torn by a crash: each older one was synced when the next was started.
+      this.segments.push(await this.loadSegment(seq, seq === this.cursor.seq ? this.cursor.offset : 0, i === live.length - 1));
+    }
     const head = this.segments[0];
     if (head && this.cursor.offset > head.size) this.cursor = { seq: head.seq, offset: head.size };
     await this.dropConsumedSegments();
@@ -349,32 +389,112 @@ export class DiskQueue {
     await this.readOldest();
   }
 
-  private async scanSegment(seq: number, from: number): Promise<Segment> {
-    const path = this.segmentPath(seq);
+  private async loadSegment(seq: number, from: number, isLast: boolean): Promise<Segment> {
+    const { size } = await stat(this.segmentPath(seq));
+    const segment: Segment = { seq, size, entries: 0, bytes: 0 };
+    await this.checkSegment(segment, from, isLast);
+    this.entries += segment.entries;
+    this.bytes += segment.bytes;
+    return segment;
+  }
+
+  /**
+   * Counts the whole frames from `from` on and moves every damaged stretch among them into a side file, by
+   * rewriting the segment without it. Where `mayBeTorn`, a stretch that runs to the end is a crash's torn
+   * write and is cut. Offsets up to the first stretch do not change, so a cursor there stays right.
+   */
+  private async checkSegment(segment: Segment, from: number, mayBeTorn: boolean): Promise<void> {
+    const path = this.segmentPath(segment.seq);
+    const stretches: BadStretch[] = [];
+    let entries = 0;
+    let bytes = 0;
     const file = await open(path, "r+");
     try {
-      const { size } = await file.stat();
-      const segment: Segment = { seq, size, entries: 0, bytes: 0 };
-      for await (const read of readFrames(file, Math.min(from, size), size)) {
-        if ("fault" in read) {
-          this.cutBytes += size - read.offset;
-          this.opts.logger.warn(
-            { segment: path, offset: read.offset, cutBytes: size - read.offset },
-            `queue segment ends in ${read.fault}, left by a crash: cutting it there`,
-          );
-          await file.truncate(read.offset);
-          segment.size = read.offset;
-          break;
+      for await (const read of readFrames(file, Math.min(from, segment.size), segment.size)) {
+        if ("fault" in read) stretches.push(read);
+        else {
+          entries++;
+          bytes += read.bytes;
         }
-        segment.entries++;
-        segment.bytes += read.bytes;
       }
-      this.entries += segment.entries;
-      this.bytes += segment.bytes;
-      return segment;
+      const last = stretches.at(-1);
+      const torn = mayBeTorn && last && last.offset + last.bytes === segment.size ? stretches.pop() : undefined;
+      const end = torn?.offset ?? segment.size;
+      if (torn) {
+        this.cutBytes += torn.bytes;
+        this.opts.logger.warn(
+          { segment: path, offset: torn.offset, cutBytes: torn.bytes },
+          `queue segment ends in ${torn.fault}, left by a crash: cutting it there`,
+        );
+      }
+      for (const stretch of stretches) await this.keepAside(file, segment.seq, stretch);
+      const movedOut = stretches.reduce((sum, s) => sum + s.bytes, 0);
+      if (stretches.length > 0) await this.rewriteWithout(file, segment.seq, stretches, end);
+      else if (torn) await file.truncate(end);
+      this.corruptBytes += movedOut;
+      segment.size = end - movedOut;
+      segment.entries = entries;
+      segment.bytes = bytes;
     } finally {
       await file.close();
     }
+  }
+
+  /** Copies a damaged stretch into its own file beside the queue, for a person to look at: it may hold credentials. */
+  private async keepAside(file: FileHandle, seq: number, stretch: BadStretch): Promise<void> {
+    const { path: sidePath, file: side } = await this.newSideFile(seq, stretch.offset);
+    try {
+      await copyRange(file, stretch.offset, stretch.offset + stretch.bytes, side);
+      await side.datasync();
+    } finally {
+      await side.close();
+    }
+    const range = `bytes ${stretch.offset} to ${stretch.offset + stretch.bytes} (${stretch.bytes} bytes)`;
+    this.opts.logger.error(
+      { segment: this.segmentPath(seq), offset: stretch.offset, bytes: stretch.bytes, sideFile: sidePath },
+      `queue segment has ${stretch.fault} at ${range}: skipping to the next whole entry; the bad bytes are kept in ${sidePath}`,
+    );
+  }
+
+  /**
+   * Creates `corrupt-<segment>-<offset>.bin`, mode 0600. The name can be taken (a rewrite moves later bytes to
+   * where damage was, and they may fail too; or a crash came before the rewrite): a number is added, so no bad
+   * bytes are ever overwritten.
+   */
+  private async newSideFile(seq: number, offset: number): Promise<{ path: string; file: FileHandle }> {
+    for (let copy = 1; copy <= MAX_SIDE_FILES_PER_PLACE; copy++) {
+      const path = join(this.opts.dir, `corrupt-${segmentName(seq)}-${offset}${copy === 1 ? "" : `-${copy}`}.bin`);
+      try {
+        return { path, file: await open(path, "wx", 0o600) };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+    }
+    throw new Error(`${MAX_SIDE_FILES_PER_PLACE} side files for damage at ${offset} in ${this.segmentPath(seq)} already exist`);
+  }
+
+  /** Replaces the segment, through a synced copy and an atomic rename, by its bytes up to `end` without the stretches. */
+  private async rewriteWithout(file: FileHandle, seq: number, stretches: readonly BadStretch[], end: number): Promise<void> {
+    const path = this.segmentPath(seq);
+    const copy = await open(`${path}${REWRITE_SUFFIX}`, "w");
+    try {
+      let pos = 0;
+      for (const stretch of stretches) {
+        await copyRange(file, pos, stretch.offset, copy);
+        pos = stretch.offset + stretch.bytes;
+      }
+      await copyRange(file, pos, end, copy);
+      await copy.datasync();
+    } catch (err) {
+      await copy.close();
+      await unlink(`${path}${REWRITE_SUFFIX}`).catch(() => undefined);
+      throw new Error(`cannot move the damage out of queue segment ${path}: ${(err as Error).message}`);
+    }
+    await copy.close();
+    // The side files are on disk before the only other copy of their bytes goes.
+    await this.syncDir();
+    await rename(`${path}${REWRITE_SUFFIX}`, path);
+    await this.syncDir();
   }
 
   private async loadCursor(): Promise<Position | undefined> {
@@ -406,6 +526,22 @@ export class DiskQueue {
   }
 
   private segmentPath(seq: number): string {
-    return join(this.opts.dir, `${String(seq).padStart(16, "0")}${SEGMENT_SUFFIX}`);
+    return join(this.opts.dir, `${segmentName(seq)}${SEGMENT_SUFFIX}`);
+  }
+}
+
+function segmentName(seq: number): string {
+  return String(seq).padStart(16, "0");
+}
+
+/** Appends bytes [start, end) of one file to another, a chunk at a time. */
+async function copyRange(from: FileHandle, start: number, end: number, to: FileHandle): Promise<void> {
+  const chunk = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(0, end - start)));
+  for (let pos = start; pos < end;) {
+    const { bytesRead } = await from.read(chunk, 0, Math.min(chunk.length, end - pos), pos);
+    if (bytesRead === 0) throw new Error(`the file ended at ${pos}, before ${end}`);
+    const { bytesWritten } = await to.write(chunk, 0, bytesRead);
+    if (bytesWritten !== bytesRead) throw new Error(`short write: ${bytesWritten} of ${bytesRead} bytes (is the disk full?)`);
+    pos += bytesRead;
   }
 }

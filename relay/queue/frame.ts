@@ -1,6 +1,7 @@
 // One queued record on disk: a 12-byte header (magic, payload length, CRC-32 of the payload) and the
 // exact request: when it was accepted, its kind, query string, auth header, point count and body.
-// The magic catches zero-filled tails and the checksum catches torn or corrupt ones.
+// The magic catches zero-filled tails and the checksum catches torn or corrupt ones; together they let a
+// reader find the next whole frame after damage.
 // The kind byte was the write API before InfluxQL statements were queued too; codes 0 and 1 keep their
 // meaning, so a spool written by an older relay reads as it did.
 import { crc32 } from "node:zlib";
@@ -20,6 +21,9 @@ export interface QueueEntry {
 
 export const HEADER_BYTES = 12;
 const MAGIC = 0x49485131; // "IHQ1"
+/** The magic as it lies on disk: what a reader that lost its place looks for to find the next frame. */
+export const FRAME_MARKER = Buffer.alloc(4);
+FRAME_MARKER.writeUInt32LE(MAGIC);
 const NO_AUTH = 0xffffffff;
 /** acceptedAt f64, kind u8, points u32, query length u32, auth length u32. */
 const FIXED_PAYLOAD_BYTES = 8 + 1 + 4 + 4 + 4;
