@@ -76,6 +76,8 @@ export interface ExitWatchOptions {
 /** Tells a child's exit during start-up (the start fails at once) from one after it (a crash). */
 export class ExitWatch {
   private watching = false;
+  /** Set by unwatch(), which may come while start-up is still under way (a stop). */
+  private unwatched = false;
   private readonly startup = new AbortController();
 
   constructor(
@@ -104,11 +106,12 @@ export class ExitWatch {
       if (this.startup.signal.aborted) throw err; // the message already has the log tail
       throw new Error(`${(err as Error).message}\n${logTail(this.opts.logPath)}`);
     }
-    this.watching = isAlive(this.child.process);
+    this.watching = !this.unwatched && isAlive(this.child.process);
   }
 
   /** Its exit is ours from now on (a stop, a kill): not reported. */
   unwatch(): void {
+    this.unwatched = true;
     this.watching = false;
   }
 }

@@ -3,7 +3,13 @@ import { resolve } from "node:path";
 import { MIN_REPLICAS } from "../topology/build.js";
 import { DEFAULT_DATABASES, DEFAULT_PORT, DEFAULT_REPLICAS, PORT_OFFSETS, type LocalOptions } from "./plan.js";
 
-export type LocalCommand = { readonly help: true } | ({ readonly help: false } & LocalOptions);
+export type LocalCommand =
+  | { readonly help: true }
+  | ({
+      readonly help: false;
+      /** Start a child that exits on its own again (false with --no-restart). */
+      readonly restart: boolean;
+    } & LocalOptions);
 
 export interface CliContext {
   /** Directory a relative --run-dir is taken from. */
@@ -20,10 +26,11 @@ export class CliError extends Error {
 const { stats, relayUdp, relayHttp, relayStride, replicaBase, replicaStride, replicaHttp, replicaRpc, replicaUdp } = PORT_OFFSETS;
 const P = DEFAULT_PORT;
 
-export const USAGE = `Usage: npm start -- [--port P] [--replicas N] [--run-dir DIR] [--db NAME]... [--watch]
+export const USAGE = `Usage: npm start -- [--port P] [--replicas N] [--run-dir DIR] [--db NAME]... [--watch] [--no-restart]
 
 Runs the HA layout on 127.0.0.1: HAProxy in front, two relays (ours) that write every point to
-every replica, and N real influxd (Debian's influxdb). Ctrl-C stops everything (from another
+every replica, and N real influxd (Debian's influxdb). A process that exits on its own is started
+again, as systemd and Kubernetes do. Ctrl-C stops everything, start-up included (from another
 terminal: kill $(cat DIR/local.lock)); the data stays in the run dir for the next start.
 
 Flags:
@@ -33,6 +40,9 @@ Flags:
   --db NAME       database created on every replica; repeatable (default ${DEFAULT_DATABASES.join(", ")}).
                   The first one receives the UDP writes.
   --watch         restart the relays, one at a time, when a file under relay/ changes
+  --no-restart    leave a replica, relay or HAProxy that exits on its own down and only report it (fault
+                  tests, debugging). Without it, it is started again after 1 s, then 2, 4... up to 30 s
+                  while it keeps failing
   --help          print this help and exit
 
 Ports (all on 127.0.0.1):
@@ -53,6 +63,7 @@ export function parseLocalArgs(argv: readonly string[], context: CliContext): Lo
   let replicas: number | undefined;
   let runDir: string | undefined;
   let watch = false;
+  let restart = true;
   const databases: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -68,10 +79,9 @@ export function parseLocalArgs(argv: readonly string[], context: CliContext): Lo
     else if (name === "replicas") replicas = once(replicas, "--replicas", wholeNumber("--replicas", value()));
     else if (name === "run-dir") runDir = once(runDir, "--run-dir", value());
     else if (name === "db") databases.push(value());
-    else if (name === "watch") {
-      if (match?.[2] !== undefined) throw new CliError("--watch takes no value");
-      watch = true;
-    } else throw new CliError(match ? `unknown flag "--${name}"` : `unexpected argument "${arg}"`);
+    else if (name === "watch") watch = switchOn(name, match?.[2]);
+    else if (name === "no-restart") restart = !switchOn(name, match?.[2]);
+    else throw new CliError(match ? `unknown flag "--${name}"` : `unexpected argument "${arg}"`);
   }
   return {
     help: false,
@@ -80,7 +90,14 @@ export function parseLocalArgs(argv: readonly string[], context: CliContext): Lo
     runDir: runDir === undefined ? context.defaultRunDir : resolve(context.cwd, runDir),
     databases: databases.length > 0 ? [...new Set(databases)] : DEFAULT_DATABASES,
     watch,
+    restart,
   };
+}
+
+/** A flag without a value: true, or a CliError for --flag=value. */
+function switchOn(name: string, value: string | undefined): true {
+  if (value !== undefined) throw new CliError(`--${name} takes no value`);
+  return true;
 }
 
 function wholeNumber(flag: string, text: string): number {

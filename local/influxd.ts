@@ -34,6 +34,7 @@ const HTTP_TIMEOUT_MS = 10_000;
 // Logged by the UDP service once its socket is bound. /ping can answer before that, because
 // influxd opens the HTTP service before the UDP one.
 const UDP_READY_LOG = "Started listening on UDP";
+const STOPPED_WHILE_STARTING = "influxd: stopped while starting";
 
 interface Running extends Child {
   readonly exitWatch: ExitWatch;
@@ -81,9 +82,10 @@ export class InfluxdProcess {
   /**
    * Writes influxd.conf, starts influxd and waits until /ping answers (and the UDP listener is
    * bound), then creates the UDP database. On failure influxd is killed and the error carries
-   * the tail of influxd.log ("address already in use" among others).
+   * the tail of influxd.log ("address already in use" among others). When `signal` aborts first,
+   * influxd is stopped as stop() does and start() rejects at once.
    */
-  async start(): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
     if (this.stopping) throw new Error("influxd: start() after stop()");
     if (this.running) throw new Error("influxd: already started");
     await mkdir(this.dir, { recursive: true });
@@ -91,8 +93,8 @@ export class InfluxdProcess {
       this.configPath,
       renderInfluxdConfig({ ...this.opts, bindAddress: LOOPBACK, authEnabled: this.opts.authEnabled ?? false }),
     );
-    await this.spawnAndWait();
-    if (this.opts.udp !== undefined) await this.createDatabase(this.opts.udp.database);
+    await this.spawnAndWait(signal);
+    if (this.opts.udp !== undefined) await this.createDatabase(this.opts.udp.database, signal);
   }
 
   /**
@@ -106,11 +108,11 @@ export class InfluxdProcess {
     return this.queryRequest("GET", `${this.url}/query?${params}`, undefined);
   }
 
-  /** POST /query CREATE DATABASE (idempotent in InfluxDB 1.x). */
-  async createDatabase(name: string): Promise<void> {
+  /** POST /query CREATE DATABASE (idempotent in InfluxDB 1.x); `signal` ends the request early. */
+  async createDatabase(name: string, signal?: AbortSignal): Promise<void> {
     // POST: InfluxDB 1.6 warns about CREATE in a GET ("read only context").
     const body = new URLSearchParams({ q: `CREATE DATABASE ${quoteIdentifier(name)}` }).toString();
-    await this.queryRequest("POST", `${this.url}/query`, body);
+    await this.queryRequest("POST", `${this.url}/query`, body, signal);
   }
 
   /**
@@ -147,11 +149,14 @@ export class InfluxdProcess {
     this.running = undefined;
   }
 
-  /** Start again with the same dir, ports and config (stopping first if running) and wait until ready. */
-  async restart(): Promise<void> {
+  /**
+   * Start again with the same dir, ports and config (stopping first if running) and wait until ready;
+   * `signal` as for start().
+   */
+  async restart(signal?: AbortSignal): Promise<void> {
     if (this.stopping) throw new Error("influxd: restart() after stop()");
     await this.terminate();
-    await this.spawnAndWait();
+    await this.spawnAndWait(signal);
   }
 
   /** SIGTERM (SIGKILL after a grace period); then removes the dir if removeDirOnStop. Idempotent. */
@@ -169,9 +174,9 @@ export class InfluxdProcess {
 
   // --- internals ---------------------------------------------------------
 
-  private async spawnAndWait(): Promise<void> {
+  private async spawnAndWait(signal: AbortSignal | undefined): Promise<void> {
     // stop() may have come while start() or restart() was awaiting: spawn nothing it cannot see.
-    if (this.stopping) throw new Error("influxd: stopped while starting");
+    if (this.stopping || signal?.aborted) throw new Error(STOPPED_WHILE_STARTING);
     const logOffset = fileSize(this.logPath);
     const removeDir = this.opts.removeDirOnStop ?? false;
     const child = spawnLogged(this.binary, ["run", "-config", this.configPath], {
@@ -185,22 +190,33 @@ export class InfluxdProcess {
     const exitWatch = new ExitWatch(child, { what: "influxd", logPath: this.logPath, onUnexpectedExit: this.opts.onUnexpectedExit });
     const running: Running = { ...child, exitWatch };
     this.running = running;
+    // Its exit then ends the readiness wait below; stop() reports a failure to whoever calls it next.
+    const stopOnAbort = (): void => void this.stop().catch(() => undefined);
+    signal?.addEventListener("abort", stopOnAbort, { once: true });
     try {
-      await exitWatch.untilReady(async (signal) => {
-        await waitFor(() => this.ping(), { timeoutMs: READY_TIMEOUT_MS, intervalMs: 50, what: `influxd /ping on ${this.url}`, signal });
+      await exitWatch.untilReady(async (exited) => {
+        await waitFor(() => this.ping(), {
+          timeoutMs: READY_TIMEOUT_MS,
+          intervalMs: 50,
+          what: `influxd /ping on ${this.url}`,
+          signal: exited,
+        });
         if (this.udpPort !== undefined) {
           await waitFor(async () => readFrom(this.logPath, logOffset).includes(UDP_READY_LOG), {
             timeoutMs: READY_TIMEOUT_MS,
             intervalMs: 20,
             what: `influxd UDP listener on ${LOOPBACK}:${this.udpPort}`,
-            signal,
+            signal: exited,
           });
         }
       }, KILL_WAIT_MS);
     } catch (err) {
       if (this.running === running) this.running = undefined;
-      throw err;
+      throw signal?.aborted ? new Error(STOPPED_WHILE_STARTING) : err;
+    } finally {
+      signal?.removeEventListener("abort", stopOnAbort);
     }
+    if (signal?.aborted) throw new Error(STOPPED_WHILE_STARTING);
   }
 
   /** Graceful shutdown of the current process, if any; SIGKILL after a grace period. */
@@ -223,9 +239,10 @@ export class InfluxdProcess {
     return res.statusCode === 204;
   }
 
-  private async queryRequest(method: "GET" | "POST", url: string, body: string | undefined): Promise<any> {
+  private async queryRequest(method: "GET" | "POST", url: string, body: string | undefined, signal?: AbortSignal): Promise<any> {
     const res = await request(url, {
       method,
+      signal,
       dispatcher: this.agent,
       headersTimeout: HTTP_TIMEOUT_MS,
       bodyTimeout: HTTP_TIMEOUT_MS,

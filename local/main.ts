@@ -1,5 +1,7 @@
 // `npm start`: the HA layout on 127.0.0.1: HAProxy, two relays and N real influxd (see plan.ts for the
-// ports). Refuses to start when a tool is missing, a port is taken or the run dir is in use.
+// ports). Refuses to start when a tool is missing, a port is taken or the run dir is in use. A stop signal
+// stops everything at any moment, start-up included; a child that exits on its own is started again
+// (layout.ts), unless --no-restart.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -43,6 +45,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   mkdirSync(plan.runDir, { recursive: true });
   const lock = acquireLock(plan.lockPath, `the local layout in ${plan.runDir}`);
+  // From here on a signal must not kill us before the lock is released and the children are stopped.
+  const stopRequested = listenForStopSignals();
   try {
     await refuseBusyPorts(plan);
     const firstRelay = plan.topology.relays[0]!;
@@ -53,7 +57,7 @@ async function main(argv: readonly string[]): Promise<number> {
       mkdirSync(dirname(passwordPath), { recursive: true });
       writeFileSync(passwordPath, `${plan.topology.stats.password}\n`, { mode: 0o600 });
     }
-    return await run(plan);
+    return await run(plan, command.restart, stopRequested);
   } finally {
     lock.release();
   }
@@ -89,40 +93,50 @@ async function refuseBusyPorts(plan: LocalPlan): Promise<void> {
   );
 }
 
-/** Runs the layout until a stop signal; 0 after a clean stop. */
-async function run(plan: LocalPlan): Promise<number> {
-  const layout = new LocalLayout(plan, log);
-  let signalled: (signal: NodeJS.Signals) => void = () => undefined;
-  const stopSignal = new Promise<NodeJS.Signals>((resolve) => (signalled = resolve));
-  let received: NodeJS.Signals | undefined;
-  // `on`, not `once`: a second Ctrl-C must not kill us (default action) before the children are stopped.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (received) {
-      log.info(`${signal} again: still stopping (every wait is bounded)`);
-      return;
-    }
-    received = signal;
-    signalled(signal);
-  };
-  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+/**
+ * Resolves with the first stop signal. The handlers stay until we exit: `on`, not `once`, because a second
+ * Ctrl-C must not kill us (default action) before the children are stopped.
+ */
+function listenForStopSignals(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (received) {
+        log.info(`${signal} again: still stopping (every wait is bounded)`);
+        return;
+      }
+      received = true;
+      resolve(signal);
+    };
+    for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  });
+}
 
+/** Runs the layout until a stop signal, which may come while it starts; 0 after a clean stop. */
+async function run(plan: LocalPlan, restart: boolean, stopRequested: Promise<NodeJS.Signals>): Promise<number> {
+  const layout = new LocalLayout(plan, log, { restart });
+  if (!restart) log.info("--no-restart: a process that exits on its own is reported and stays down");
   const started = layout.start();
+  let signal: NodeJS.Signals;
   try {
-    const first = await Promise.race([started.then(() => undefined), stopSignal]);
+    const first = await Promise.race([started.then(() => undefined), stopRequested]);
     if (first === undefined) {
       console.log(describeLayout(plan));
       const watcher = plan.watch ? watchRelaySources(layout) : undefined;
-      await stopSignal;
+      signal = await stopRequested;
       watcher?.close();
+    } else {
+      signal = first;
     }
-    log.info(`${received}: stopping`);
   } catch (err) {
     log.warn("start failed; stopping what was started");
     await layout.stop().catch((stopErr: unknown) => log.warn(String(stopErr)));
     throw err;
   }
+  log.info(`${signal}: stopping`);
+  // It ends a start under way first (which then rejects: expected), so nothing is left running.
   await layout.stop();
-  await started.catch(() => undefined); // interrupted by the signal: expected
+  await started.catch(() => undefined);
   log.info("stopped");
   return 0;
 }

@@ -37,23 +37,34 @@ export class ServiceProcess {
     return child && isAlive(child) ? child.pid : undefined;
   }
 
-  /** Starts it and waits (bounded) until it is ready; on failure the error carries the tail of its log. */
-  async start(): Promise<void> {
+  /**
+   * Starts it and waits (bounded) until it is ready; on failure the error carries the tail of its log.
+   * When `signal` aborts first, it is stopped as stop() does and start() rejects at once.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
     const { what, logPath } = this.opts;
     if (this.stopping) throw new Error(`${what}: start() after stop()`);
     if (this.child) throw new Error(`${what}: already started`);
+    if (signal?.aborted) throw stoppedWhileStarting(what);
     const child = spawnLogged(this.opts.command, this.opts.args, { cwd: this.opts.cwd, logPath, detached: this.opts.detached ?? false });
     this.child = child;
     this.exitWatch = new ExitWatch(child, { what, logPath, onUnexpectedExit: this.opts.onUnexpectedExit });
     const agent = new Agent({ connections: 1, keepAliveTimeout: 1_000 });
+    // Its exit then ends the readiness wait below; stop() reports a failure to whoever calls it next.
+    const stopOnAbort = (): void => void this.stop().catch(() => undefined);
+    signal?.addEventListener("abort", stopOnAbort, { once: true });
     try {
       await this.exitWatch.untilReady(
-        (signal) => waitFor(() => this.opts.isReady(agent), { timeoutMs: this.opts.readyTimeoutMs, intervalMs: 100, what, signal }),
+        (exited) => waitFor(() => this.opts.isReady(agent), { timeoutMs: this.opts.readyTimeoutMs, intervalMs: 100, what, signal: exited }),
         KILL_WAIT_MS,
       );
+    } catch (err) {
+      throw signal?.aborted ? stoppedWhileStarting(what) : err;
     } finally {
+      signal?.removeEventListener("abort", stopOnAbort);
       await agent.destroy().catch(() => undefined);
     }
+    if (signal?.aborted) throw stoppedWhileStarting(what);
   }
 
   /** stopSignal, SIGKILL after the grace period. Idempotent. */
@@ -66,4 +77,8 @@ export class ServiceProcess {
     })();
     return this.stopping;
   }
+}
+
+function stoppedWhileStarting(what: string): Error {
+  return new Error(`${what}: stopped while starting`);
 }

@@ -13,7 +13,7 @@ export interface WaitForOptions {
 /**
  * Polls `check` until it resolves true. A check that throws counts as "not yet" (a server still
  * starting answers ECONNREFUSED); the last error goes into the timeout message. Each attempt is
- * raced against the deadline, so a hanging check cannot stall the wait.
+ * raced against the deadline and the signal, so a hanging check can stall neither the wait nor its abort.
  */
 export async function waitFor(check: () => Promise<boolean>, opts: WaitForOptions): Promise<void> {
   const intervalMs = Math.max(1, opts.intervalMs ?? 50);
@@ -26,7 +26,7 @@ export async function waitFor(check: () => Promise<boolean>, opts: WaitForOption
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     try {
-      if (await withDeadline(check(), remaining)) return;
+      if (await withDeadline(check(), remaining, opts.signal)) return;
     } catch (err) {
       lastError = err;
     }
@@ -75,17 +75,22 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
-const TIMED_OUT = Symbol("timed out");
+const GAVE_UP = Symbol("gave up");
 
-async function withDeadline(p: Promise<boolean>, ms: number): Promise<boolean> {
+/** `p`'s value, or false once `ms` have passed or `signal` aborts (the caller then looks at the signal). */
+async function withDeadline(p: Promise<boolean>, ms: number, signal: AbortSignal | undefined): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), ms);
+  let onAbort: (() => void) | undefined;
+  const timeout = new Promise<typeof GAVE_UP>((resolve) => {
+    timer = setTimeout(() => resolve(GAVE_UP), ms);
+    onAbort = () => resolve(GAVE_UP);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
   try {
     return (await Promise.race([p, timeout])) === true;
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
 }
 

@@ -1,7 +1,8 @@
 // `npm start` for real: the local layout as a child process (Debian's haproxy and two influxd, our two
 // relays) on a random base port whose whole plan is free. Writes go through HAProxy and land on both
-// replicas; the run dir is locked, a stop leaves nothing running, and the data and the stats password
-// are still there on the next start.
+// replicas; the run dir is locked, a stop leaves nothing running (at any moment of start-up too), the data
+// and the stats password are still there on the next start, and a child killed -9 is started again unless
+// --no-restart.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -10,10 +11,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fetchServerStates } from "../local/haproxy-process.js";
 import { parseJsonLossless } from "../local/json.js";
 import { planLocalLayout, statsPasswordPath, type LocalPlan } from "../local/plan.js";
 import { freeLayoutPort } from "./helpers/layout-port.js";
-import { waitFor } from "./helpers/ports.js";
+import { sleep, waitFor } from "./helpers/ports.js";
 import { exitOf, type RelayProcess } from "./helpers/relay-process.js";
 import { writeLoad } from "./helpers/write-load.js";
 
@@ -71,6 +73,44 @@ function processesOfRunDir(part = runDir): number[] {
     }
   }
   return pids;
+}
+
+/** Bounded wait until the layout's output holds `text`. */
+async function outputHas(layout: Layout, text: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(async () => layout.output().includes(text), { timeoutMs, intervalMs: 20, what: JSON.stringify(text) }).catch(
+    (err: Error) => {
+      throw new Error(`${err.message}\n${layout.output()}`);
+    },
+  );
+}
+
+/** The one process whose command line names `configPath` (an influxd.conf, relay.toml or haproxy.cfg). */
+function onlyPidOf(configPath: string): number {
+  const pids = processesOfRunDir(configPath);
+  expect(pids, configPath).toHaveLength(1);
+  return pids[0]!;
+}
+
+async function write(url: string, body: string): Promise<void> {
+  const res = await request(`${url}/write?db=${DB}`, { method: "POST", body });
+  expect(res.statusCode, await res.body.text()).toBe(204);
+}
+
+/** Bounded wait until every replica holds `count` points of `measurement`. */
+async function onBothReplicas(measurement: string, count: number): Promise<void> {
+  await waitFor(async () => (await Promise.all(plan.replicas.map((r) => pointsOn(r.url, measurement)))).every((p) => p.length === count), {
+    timeoutMs: 20_000,
+    intervalMs: 100,
+    what: `${count} points of ${measurement} on both replicas`,
+  });
+}
+
+/** SIGTERM, then the exit code and how long the exit took (bounded: SIGKILL after 20 s). */
+async function stopTimed(layout: Layout): Promise<{ code: number | string; ms: number }> {
+  const sent = Date.now();
+  layout.child.kill("SIGTERM");
+  const code = await exitOf(layout, 20_000);
+  return { code, ms: Date.now() - sent };
 }
 
 async function pointsOn(url: string, measurement = "cpu"): Promise<unknown[]> {
@@ -184,6 +224,104 @@ describe("npm start (local/main.ts)", () => {
     expect(await exitOf(layout, 30_000), layout.output()).toBe(0);
     expect(processesOfRunDir()).toEqual([]);
   });
+
+  it("stops within seconds, leaving nothing running, when SIGTERM comes at any moment of start-up", async () => {
+    // Each moment by the line the layout prints when it begins a step; haproxy takes about a second to
+    // see both relays up, so 300 ms after its line the layout is waiting for that.
+    const moments: Array<{ after: string | undefined; delayMs: number }> = [
+      { after: undefined, delayMs: 0 },
+      { after: "starting 2 influxd replicas", delayMs: 0 },
+      { after: "starting 2 relays", delayMs: 0 },
+      { after: "starting 2 relays", delayMs: 500 },
+      { after: "starting haproxy", delayMs: 300 },
+    ];
+    for (const { after, delayMs } of moments) {
+      const moment = `${after ?? "right after spawn"} +${delayMs}ms`;
+      const layout = spawnLayout();
+      if (after !== undefined) await outputHas(layout, after);
+      await sleep(delayMs);
+      const { code, ms } = await stopTimed(layout);
+      expect(layout.output(), moment).not.toContain("Ctrl-C to stop");
+      // Before main.ts has loaded, SIGTERM's default action ends node: nothing has been spawned yet.
+      if (after === undefined) expect([0, "SIGTERM"], `${moment}: ${layout.output()}`).toContain(code);
+      else expect(code, `${moment}: ${layout.output()}`).toBe(0);
+      expect(ms, moment).toBeLessThan(5_000);
+      expect(processesOfRunDir(), moment).toEqual([]);
+    }
+  }, 120_000);
+
+  it("starts a replica, a relay and haproxy killed -9 again, with backoff, and each serves again", async () => {
+    const layout = await startLayout();
+    const replica = plan.replicas[1]!;
+    const replicaConfig = join(replica.dir, "influxd.conf");
+
+    const killedReplica = onlyPidOf(replicaConfig);
+    process.kill(killedReplica, "SIGKILL");
+    await outputHas(layout, `${replica.name} exited unexpectedly (signal SIGKILL); restarting in 1s`);
+    // Taken while the replica is away (or just back): the relays queue it for the replica.
+    await write(plan.clientUrl, "restarts,step=replica v=1 1700000000000000001");
+    await outputHas(layout, `${replica.name} is up again`);
+    expect(onlyPidOf(replicaConfig)).not.toBe(killedReplica);
+    await onBothReplicas("restarts", 1);
+
+    const relay = plan.relays[0]!;
+    const killedRelay = onlyPidOf(relay.configPath);
+    process.kill(killedRelay, "SIGKILL");
+    await outputHas(layout, `${relay.name} exited unexpectedly (signal SIGKILL); restarting in 1s`);
+    await outputHas(layout, `${relay.name} is up again`);
+    // Down again right after coming back: the pause doubles.
+    process.kill(onlyPidOf(relay.configPath), "SIGKILL");
+    await outputHas(layout, `${relay.name} exited unexpectedly (signal SIGKILL); restarting in 2s`);
+    await waitFor(async () => layout.output().split(`${relay.name} is up again`).length === 3, {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+      what: `${relay.name} up again a second time`,
+    });
+    expect(onlyPidOf(relay.configPath)).not.toBe(killedRelay);
+    await write(relay.url, "restarts,step=relay v=1 1700000000000000002");
+    const password = readFileSync(statsPasswordPath(runDir), "utf8").trim();
+    await waitFor(
+      async () => (await fetchServerStates(plan.haproxy.statsUrl, { ...plan.topology.stats, password })).every((s) => s.status === "UP"),
+      {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        what: "haproxy to see both relays up",
+      },
+    );
+    await write(plan.clientUrl, "restarts,step=relay-haproxy v=1 1700000000000000003");
+    await onBothReplicas("restarts", 3);
+
+    process.kill(onlyPidOf(plan.haproxy.configPath), "SIGKILL");
+    await outputHas(layout, "haproxy exited unexpectedly (signal SIGKILL); restarting in 1s");
+    await outputHas(layout, "haproxy is up again");
+    await write(plan.clientUrl, "restarts,step=haproxy v=1 1700000000000000004");
+    await onBothReplicas("restarts", 4);
+
+    const { code } = await stopTimed(layout);
+    expect(code, layout.output()).toBe(0);
+    expect(processesOfRunDir()).toEqual([]);
+  }, 120_000);
+
+  it("with --no-restart, reports a relay killed -9 and leaves it down; writes go through the other", async () => {
+    const layout = await startLayout("--no-restart");
+    expect(layout.output()).toContain("--no-restart: a process that exits on its own is reported and stays down");
+    const relay = plan.relays[0]!;
+    process.kill(onlyPidOf(relay.configPath), "SIGKILL");
+    await outputHas(
+      layout,
+      `${relay.name} exited unexpectedly (signal SIGKILL); it stays down, and haproxy sends writes to the other relay`,
+    );
+    // A restart would have spawned it again after 1 s.
+    await sleep(3_000);
+    expect(processesOfRunDir(relay.configPath)).toEqual([]);
+    expect(layout.output()).not.toContain("restarting in");
+    await write(plan.clientUrl, "norestart v=1 1700000000000000001");
+    await onBothReplicas("norestart", 1);
+
+    const { code } = await stopTimed(layout);
+    expect(code, layout.output()).toBe(0);
+    expect(processesOfRunDir()).toEqual([]);
+  }, 90_000);
 
   it("refuses to start, before anything runs, when a port of the plan is taken", async () => {
     const squatter = createServer();

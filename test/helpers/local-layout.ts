@@ -27,7 +27,8 @@ export function useLocalLayout(opts: LayoutFixtureOptions): LayoutFixture {
     const runDir = tempDir(`influx-ha-${opts.name}-`);
     const port = await freeLayoutPort();
     fixture.plan = planLocalLayout({ port, replicas: 2, runDir, databases: opts.databases, watch: false }, `${opts.name}-stats-password`);
-    fixture.layout = new LocalLayout(fixture.plan, { info: () => undefined, warn: opts.warn ?? (() => undefined) });
+    // Restarts off: the tests kill and restart processes themselves, as with npm start --no-restart.
+    fixture.layout = new LocalLayout(fixture.plan, { info: () => undefined, warn: opts.warn ?? (() => undefined) }, { restart: false });
     await fixture.layout.start();
   }, 90_000);
   afterAll(async () => {
