@@ -1,8 +1,12 @@
 // One InfluxDB backend reached over HTTP: undici Pools with keep-alive, the output's timeout and TLS settings.
 // Writes and statements share one pool; reads have their own, so a burst of long queries never holds up
-// the writes' connections (nor their timeouts).
+// the writes' connections (nor their timeouts). /api/v2/write requests reach a backend older than 1.8
+// through its /write (write-api). An answer whose headers HTTP forbids is InfluxDB 1.x echoing a refused
+// line, control characters included: it is read as the refusal it is, not as a backend that did not answer.
 import { Pool, type Dispatcher } from "undici";
-import type { HttpOutputConfig } from "./config.js";
+import type { HttpOutputConfig, WriteApiSetting } from "./config.js";
+import { errorBody } from "./errors.js";
+import { takesV2Writes, v2WriteAsV1 } from "./v2-to-v1.js";
 
 /** Which InfluxDB write API a request goes to. */
 export type WriteApi = "v1" | "v2";
@@ -46,10 +50,12 @@ export class HttpOutput {
   private readonly readPool: Pool;
   private readonly paths: BackendPaths;
   private readonly timeoutMs: number;
+  private readonly writeApi: WriteApiSetting;
 
   constructor(config: HttpOutputConfig) {
     this.name = config.name;
     this.timeoutMs = config.timeoutMs;
+    this.writeApi = config.writeApi;
     const location = new URL(config.location);
     this.paths = backendPaths(location.pathname);
     const connect = { rejectUnauthorized: !config.skipTlsVerification };
@@ -64,6 +70,22 @@ export class HttpOutput {
   }
 
   async send(write: OutgoingWrite): Promise<OutputReply> {
+    if (write.api !== "v2") return this.post(write);
+    const asV1 = (): OutgoingWrite => ({ ...write, api: "v1", ...v2WriteAsV1(write.query, write.authorization) });
+    if (this.v2WritesGoTo() === "v1") return this.post(asV1());
+    const reply = await this.post(write);
+    // Under "auto", a backend not heard from yet (or replaced by an older one) says its version in its 404.
+    if (this.writeApi === "auto" && reply.status === 404 && this.v2WritesGoTo() === "v1") return this.post(asV1());
+    return reply;
+  }
+
+  /** Where an /api/v2/write request goes: its /api/v2/write, or its /write when the backend lacks the first. */
+  private v2WritesGoTo(): WriteApi {
+    if (this.writeApi !== "auto") return this.writeApi;
+    return takesV2Writes(this.version) ? "v2" : "v1";
+  }
+
+  private async post(write: OutgoingWrite): Promise<OutputReply> {
     const headers: Record<string, string> = {
       "content-type": isStatement(write.api) ? "application/x-www-form-urlencoded" : "text/plain; charset=utf-8",
     };
@@ -88,7 +110,7 @@ export class HttpOutput {
       const statementError = status >= 200 && status < 300 ? firstStatementError(body) : undefined;
       return { output: this.name, status, body, contentType, ...(statementError === undefined ? {} : { statementError }) };
     } catch (err) {
-      return { output: this.name, status: 0, error: err as Error };
+      return unreadableRefusal(this.name, err) ?? { output: this.name, status: 0, error: err as Error };
     }
   }
 
@@ -141,6 +163,40 @@ export interface ForwardedRequest {
   /** Bound on the wait for the answer's headers, and on each pause in its body. */
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
+}
+
+/**
+ * undici refuses an answer with a control character in a header (llhttp: "Invalid header value char", or
+ * "Invalid header token" in a name; its code is HPE_INVALID_HEADER_TOKEN when undici sets one). InfluxDB 1.x
+ * sends one when it refuses a line or statement holding such characters: it echoes them in X-Influxdb-Error.
+ * The status line was read, so the backend is up and answered; the answer is taken as the 400 it nearly
+ * always is, with InfluxDB's error from the JSON body when the parser's leftover holds it.
+ * Any other parse error (not HTTP at all, a bad status line or framing) stays a failure.
+ */
+function unreadableRefusal(output: string, err: unknown): OutputReply | undefined {
+  const { name, code, message, data } = err as { name?: unknown; code?: unknown; message?: unknown; data?: unknown };
+  if (name !== "HTTPParserError") return undefined;
+  if (code !== "HPE_INVALID_HEADER_TOKEN" && !/\(Invalid header (value char|token)\)/.test(String(message))) return undefined;
+  const influxError = typeof data === "string" ? errorInLeftover(data) : undefined;
+  const why =
+    "put control characters in a header, as InfluxDB 1.x does when it echoes what it refused; HTTP forbids them, " +
+    "so its status could not be read and is taken as 400";
+  const body = errorBody(
+    influxError === undefined ? `${output} refused the request with an answer that ${why}` : `${influxError} (${output}'s answer ${why})`,
+  );
+  return { output, status: 400, body: Buffer.from(body), contentType: "application/json", error: err as Error };
+}
+
+/** The {"error": "..."} body after the headers, in what the parser had not read yet; undefined when it is not there whole. */
+function errorInLeftover(leftover: string): string | undefined {
+  const bodyStart = leftover.indexOf("\r\n\r\n");
+  if (bodyStart === -1) return undefined;
+  try {
+    const parsed = JSON.parse(leftover.slice(bodyStart + 4)) as { error?: unknown };
+    return typeof parsed.error === "string" ? parsed.error : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {

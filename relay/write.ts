@@ -1,4 +1,5 @@
 // POST /write and POST /api/v2/write: check the request, validate and timestamp its lines, fan it out.
+// A v2 write is kept as the client sent it; each output maps it for a 1.x /write when it must (v2-to-v1.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { HttpListenerConfig } from "./config.js";
 import { HttpError } from "./errors.js";
@@ -39,6 +40,9 @@ export function writeRoutes(app: FastifyInstance, opts: WriteRoutesOptions): voi
     const params = pick(query, V2_PARAMS);
     const bucket = params.get("bucket");
     if (!bucket) throw new HttpError(400, "bucket is required");
+    // InfluxDB 1.8's answer, given here so outputs reached through their 1.x /write answer alike.
+    if (bucket.startsWith("/"))
+      throw new HttpError(404, `bucket name ${JSON.stringify(bucket)} is in db/rp form but has an empty database`);
     // A 1.x bucket is "db/rp"; the listener's default policy applies to "db" alone, as on /write.
     if (!bucket.includes("/") && defaultRp) params.set("bucket", `${bucket}/${defaultRp}`);
     return relay(request, reply, "v2", precision, params);

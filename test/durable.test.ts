@@ -1,6 +1,6 @@
 // The durable path through buildApp against scripted backends: order, replay batches, poison writes,
 // bounds and out-of-sync, restart, and the /health, /status, /metrics and /admin/flush endpoints.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
@@ -151,6 +151,36 @@ describe("replay", () => {
     const second = await relayOver([a!, b!], { spoolDir: first.spoolDir });
     await waitForEmptyQueue(second.app, "out2");
     expect(b!.requests.at(-1)!.body.toString()).toBe("cpu v=1 1\ncpu v=2 2\n");
+  });
+});
+
+describe("replay of /api/v2/write", () => {
+  it("sends records queued as v2 (as every relay stores them) through /write once the backend says it is older than 1.8", async () => {
+    const [a, b] = await backends(2);
+    const first = await relayOver([a!, b!], { output: 'write-api = "v2"' });
+    b!.reply = { status: 500 };
+    for (let n = 1; n <= 2; n++) {
+      const res = await first.app.inject({
+        method: "POST",
+        url: "/api/v2/write?org=o&bucket=db/rp&precision=ms",
+        payload: `cpu v=${n} ${n}`,
+        headers: { authorization: "Token bob:secret" },
+      });
+      expect(res.statusCode).toBe(204);
+    }
+    expect((await queueOf(first.app, "out2")).entries).toBe(2);
+    await first.app.close();
+    // Like influxd 1.6: no /api/v2/write, and every answer says its version.
+    const influx16 = { status: 204, headers: { "X-Influxdb-Version": "1.6.7~rc0" } };
+    b!.reply = (req) => (req.path === "/api/v2/write" ? { ...influx16, status: 404, body: "404 page not found\n" } : influx16);
+    const second = await relayOver([a!, b!], { spoolDir: first.spoolDir }); // write-api "auto"
+    await waitForEmptyQueue(second.app, "out2");
+    const replayed = b!.requests.slice(1);
+    expect(replayed.map((r) => [r.path, r.query.toString(), r.headers.authorization, r.body.toString()])).toEqual([
+      ["/api/v2/write", "org=o&bucket=db%2Frp&precision=ms", "Token bob:secret", "cpu v=1 1\ncpu v=2 2\n"],
+      ["/write", "db=db&rp=rp&precision=ms", `Basic ${Buffer.from("bob:secret").toString("base64")}`, "cpu v=1 1\ncpu v=2 2\n"],
+    ]);
+    expect(readdirSync(join(first.spoolDir, "out2"))).not.toContain("dead-letter.jsonl");
   });
 });
 
