@@ -22,6 +22,9 @@ const ANSWERS = {
   readMethod: { status: 405, allow: "POST", body: { error: "use POST to query" } },
   pingMethod: { status: 405, allow: "GET, HEAD", body: { error: "use GET or HEAD to ping" } },
   noRelay: { status: 503, body: { error: "no relay is up: nothing can be written or queried" } },
+  // HAProxy's own 503 from the relays backend: every relay had its maxconn requests open for as long as
+  // `timeout queue`, or none could be reached.
+  relaysBusy: { status: 503, body: { error: "no relay could take the request in time: they are busy or unreachable; retry later" } },
   // InfluxDB 1.8's /health shape and message, for load balancers' probes (Azure's take only a 200 as healthy).
   healthy: { status: 200, body: { name: "influx-ha", message: "ready for queries and writes", status: "pass" } },
   unhealthy: { status: 503, body: { name: "influx-ha", message: "no relay is up", status: "fail" } },
@@ -140,7 +143,9 @@ export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalanc
       "option redispatch 1",
       // Writes (the relays wait for the replicas) and queries (a replica may take minutes) share the backend.
       `timeout server ${ms(Math.max(lb.writeTimeoutMs, lb.queryTimeoutMs))}`,
-      ...topology.relays.map((r) => `server ${r.name} ${hostPort(r.address, r.httpPort)} check`),
+      // A request past a relay's maxconn waits in HAProxy's queue (timeout queue), not in the relay's memory.
+      `http-error status ${ANSWERS.relaysBusy.status} content-type application/json string '${JSON.stringify(ANSWERS.relaysBusy.body)}' hdr Retry-After 1`,
+      ...topology.relays.map((r) => `server ${r.name} ${hostPort(r.address, r.httpPort)} check maxconn ${lb.relayMaxConnections}`),
     ),
     ...section(
       `frontend ${n.statsFrontend}`,

@@ -25,7 +25,12 @@ export interface HttpOutputConfig {
   readonly maxBatchKb: number;
   readonly maxDelayIntervalMs: number;
   readonly skipTlsVerification: boolean;
+  /** How /api/v2/write requests reach the backend: "v2" as they are, "v1" through its /write, "auto" by its version. */
+  readonly writeApi: WriteApiSetting;
 }
+
+export type WriteApiSetting = "auto" | "v1" | "v2";
+export const WRITE_API_SETTINGS: readonly WriteApiSetting[] = ["auto", "v1", "v2"];
 
 export interface HttpListenerConfig {
   readonly name: string;
@@ -50,6 +55,12 @@ export interface HttpListenerConfig {
   readonly peerTimeoutMs: number;
   /** Bound on a replica's wait before the first byte of a read's answer, and on each pause in it. */
   readonly queryTimeoutMs: number;
+  /** Budget of request body bytes held at once (max-inflight-mb); a request past it gets 503 at once. */
+  readonly maxInflightBytes: number;
+  /** Bound on receiving a whole request, headers and body. */
+  readonly requestTimeoutMs: number;
+  /** How long a kept-alive connection may wait for its next request. */
+  readonly idleTimeoutMs: number;
 }
 
 export type FsyncPolicy = "always" | "interval";
@@ -101,11 +112,19 @@ export const DEFAULTS = {
   peerTimeout: "500ms",
   /** InfluxQL over a long range can think for minutes. */
   queryTimeout: "5m",
+  /** MiB of request bodies in flight per listener: 32 bodies of 8 MiB. */
+  maxInflightMb: 256,
+  /** Time enough for a max-body-size body (25 MB) at 420 kB/s. */
+  requestTimeout: "60s",
+  /** fastify's own keep-alive timeout, kept: longer than the 60 s idle timeout of many proxies and load balancers. */
+  idleTimeout: "72s",
   udpMtu: 1024,
+  writeApi: "auto" as WriteApiSetting,
 } as const;
 
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace"];
 const MIN_ADMIN_TOKEN_CHARS = 16;
+const MIB = 1024 * 1024;
 /** Largest UDP payload over IPv4. */
 const MAX_UDP_PAYLOAD = 65_507;
 
@@ -176,8 +195,17 @@ function readHttpListener(t: Table, index: number): HttpListenerConfig {
     peerPollIntervalMs: t.duration("peer-poll-interval", DEFAULTS.peerPollInterval, { positive: true }),
     peerTimeoutMs: t.duration("peer-timeout", DEFAULTS.peerTimeout, { positive: true }),
     queryTimeoutMs: t.duration("query-timeout", DEFAULTS.queryTimeout, { positive: true }),
+    maxInflightBytes: t.integer("max-inflight-mb", DEFAULTS.maxInflightMb, { min: 1 }) * MIB,
+    requestTimeoutMs: t.duration("request-timeout", DEFAULTS.requestTimeout, { positive: true }),
+    idleTimeoutMs: t.duration("idle-timeout", DEFAULTS.idleTimeout, { positive: true }),
   };
   t.rejectUnknownKeys();
+  if (listener.maxInflightBytes > 0 && listener.maxInflightBytes < listener.maxBodySize) {
+    t.problem(
+      "max-inflight-mb",
+      `${listener.maxInflightBytes / MIB} MiB is less than max-body-size (${listener.maxBodySize} bytes): a body of that size could never be taken`,
+    );
+  }
   checkOutputs(t, listener.outputs);
   return listener;
 }
@@ -193,6 +221,7 @@ function readHttpOutput(t: Table): HttpOutputConfig {
     maxBatchKb: t.integer("max-batch-kb", DEFAULTS.maxBatchKb, { min: 1 }),
     maxDelayIntervalMs: t.duration("max-delay-interval", DEFAULTS.maxDelayInterval, { positive: true }),
     skipTlsVerification: t.boolean("skip-tls-verification", false),
+    writeApi: t.oneOf("write-api", WRITE_API_SETTINGS, DEFAULTS.writeApi),
   };
   t.rejectUnknownKeys();
   return output;

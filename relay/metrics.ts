@@ -33,6 +33,21 @@ export class RelayMetrics {
     readCounter(registers, "influx_relay_bytes_in_total", "Line protocol bytes in writes that passed validation.", [], (set) =>
       set({}, stats.bytes),
     );
+    readCounter(
+      registers,
+      "influx_relay_requests_shed_total",
+      "Requests answered 503 at once because their bodies did not fit in max-inflight-mb.",
+      [],
+      (set) => set({}, stats.shed),
+    );
+    new Gauge({
+      name: "influx_relay_inflight_bytes",
+      help: "Request body bytes held right now, counted against max-inflight-mb.",
+      registers,
+      collect(this: Gauge) {
+        this.set(stats.inflightBytes);
+      },
+    });
 
     const perOutput = (read: (output: DurableOutput) => number) => (set: (labels: Record<OutputLabel, string>, n: number) => void) => {
       for (const output of outputs()) set({ output: output.name }, read(output));
@@ -97,9 +112,16 @@ export class RelayMetrics {
     readCounter(
       registers,
       "influx_relay_queue_cut_bytes_total",
-      "Bytes cut from torn or corrupt queue segments.",
+      "Bytes cut from torn queue tails, left by a crash.",
       ["output"],
       health((h) => h.queue.cutBytes),
+    );
+    readCounter(
+      registers,
+      "influx_relay_queue_corrupt_bytes_total",
+      "Damaged bytes moved out of queue segments into side files; the entries after them are kept.",
+      ["output"],
+      health((h) => h.queue.corruptBytes),
     );
     readGauge(
       registers,

@@ -26,6 +26,10 @@ export function renderRelayConfig(topology: Topology, relay: RelayNode): string 
     `peer-timeout = ${s(DEFAULTS.peerTimeout)}`,
     // The load balancer waits as long for a query's answer.
     `query-timeout = ${s(formatDuration(topology.loadBalancer.queryTimeoutMs))}`,
+    // The relay's own limits, at their defaults: HAProxy's maxconn bounds how many requests reach it at once.
+    `max-inflight-mb = ${DEFAULTS.maxInflightMb}`,
+    `request-timeout = ${s(DEFAULTS.requestTimeout)}`,
+    `idle-timeout = ${s(DEFAULTS.idleTimeout)}`,
     "output = [",
     ...replicas.map((r) =>
       [

@@ -6,8 +6,12 @@ export interface ListenerStats {
   writes: number;
   points: number;
   bytes: number;
+  /** Requests refused with 503 at once because their bodies did not fit in max-inflight-mb. */
+  shed: number;
+  /** Request body bytes held right now, counted against max-inflight-mb (inflight.ts). */
+  inflightBytes: number;
 }
 
 export function newListenerStats(): ListenerStats {
-  return { requests: new Map(), writes: 0, points: 0, bytes: 0 };
+  return { requests: new Map(), writes: 0, points: 0, bytes: 0, shed: 0, inflightBytes: 0 };
 }

@@ -22,12 +22,16 @@ interface Setup {
   log: CapturedLog;
 }
 
-async function setup(replies: Reply[], extra: { listener?: string; timeout?: string; locations?: string[] } = {}): Promise<Setup> {
+async function setup(
+  replies: Reply[],
+  extra: { listener?: string; timeout?: string; locations?: string[]; output?: string } = {},
+): Promise<Setup> {
   const backends = await Promise.all(replies.map((reply) => startScriptedBackend(reply)));
   cleanup.push(() => Promise.all(backends.map((b) => b.close())));
   const locations = extra.locations ?? backends.map((b) => b.writeUrl);
   const outputs = locations.map(
-    (location, i) => `{ name = "out${i + 1}", location = "${location}", timeout = "${extra.timeout ?? "20s"}" }`,
+    (location, i) =>
+      `{ name = "out${i + 1}", location = "${location}", timeout = "${extra.timeout ?? "20s"}"${extra.output ? `, ${extra.output}` : ""} }`,
   );
   const config = parseConfig(
     `[[http]]\nbind-addr = "127.0.0.1:9096"\nspool-dir = "${tempDir()}"\n${extra.listener ?? ""}\noutput = [${outputs.join(", ")}]`,
@@ -256,14 +260,79 @@ describe("POST /api/v2/write", () => {
     expect(backends[0]!.requests[0]!.query.get("bucket")).toBe("telegraf/week");
   });
 
-  it("refuses a missing bucket and a v1-only precision", async () => {
-    const { app } = await setup([{ status: 204 }]);
+  it("refuses a missing bucket, a bucket without a database and a v1-only precision", async () => {
+    const { app, backends } = await setup([{ status: 204 }]);
     expect((await write(app, "/api/v2/write?org=o", "cpu v=1 1")).json()).toEqual({ error: "bucket is required" });
+    const noDb = await write(app, "/api/v2/write?bucket=%2Fautogen", "cpu v=1 1");
+    expect(noDb.statusCode).toBe(404);
+    expect(noDb.json()).toEqual({ error: 'bucket name "/autogen" is in db/rp form but has an empty database' });
     const res = await write(app, "/api/v2/write?bucket=b&precision=h", "cpu v=1 1");
     expect(res.statusCode).toBe(400);
     expect(res.json()).toEqual({ error: 'invalid precision "h" (use ns, us, ms or s)' });
+    expect(backends[0]!.requests).toHaveLength(0);
+  });
+
+  it('with write-api = "v2", passes the request as it came, even to a backend that says it is 1.6', async () => {
+    const { app, backends } = await setup([{ status: 204, headers: { "X-Influxdb-Version": "1.6.7~rc0" } }], {
+      output: 'write-api = "v2"',
+    });
+    for (let n = 1; n <= 2; n++) {
+      const res = await write(app, "/api/v2/write?org=o&bucket=db/rp&precision=ms", `cpu v=${n} ${n}`, { authorization: "Token u:p" });
+      expect(res.statusCode).toBe(204);
+    }
+    expect(backends[0]!.requests.map((r) => [r.path, r.query.toString(), r.headers.authorization])).toEqual([
+      ["/api/v2/write", "org=o&bucket=db%2Frp&precision=ms", "Token u:p"],
+      ["/api/v2/write", "org=o&bucket=db%2Frp&precision=ms", "Token u:p"],
+    ]);
+  });
+
+  it('with write-api = "v1", sends it to /write: bucket to db and rp, v2 precision to v1, Token user:password to Basic', async () => {
+    const { app, backends } = await setup([{ status: 204 }], { output: 'write-api = "v1"' });
+    const cases: Array<[string, string | undefined, string, string | undefined]> = [
+      // [v2 query, Authorization sent, v1 query expected, Authorization expected]
+      ["org=acme&bucket=telegraf/autogen&precision=ns", "Token bob:s3cr:et", "db=telegraf&rp=autogen&precision=n", basic("bob:s3cr:et")],
+      ["bucket=telegraf/a%2Fb&precision=us", "token  bob:x", "db=telegraf&rp=a%2Fb&precision=u", basic("bob:x")],
+      ["bucket=telegraf&precision=ms", "Token just-a-token", "db=telegraf&precision=ms", undefined],
+      ["bucket=telegraf/&precision=s", "Basic Ym9iOnM=", "db=telegraf&precision=s", "Basic Ym9iOnM="],
+      ["bucket=telegraf", undefined, "db=telegraf", undefined],
+    ];
+    for (const [v2Query, authorization] of cases) {
+      const res = await write(app, `/api/v2/write?${v2Query}`, "cpu v=1 1", authorization === undefined ? {} : { authorization });
+      expect(res.statusCode, v2Query).toBe(204);
+    }
+    const sent = backends[0]!.requests;
+    expect(sent.map((r) => [r.path, r.query.toString(), r.headers.authorization])).toEqual(
+      cases.map(([, , v1Query, authorization]) => ["/write", v1Query, authorization]),
+    );
+    expect(sent.every((r) => r.body.toString() === "cpu v=1 1")).toBe(true);
+  });
+
+  it('with write-api = "auto" (the default), sends to /write once the backend says it is older than 1.8, and to /api/v2/write from 1.8', async () => {
+    // Like influxd 1.6: no /api/v2/write, and every answer says its version.
+    const influx16: Reply = { status: 204, headers: { "X-Influxdb-Version": "1.6.7~rc0" } };
+    const old = await startScriptedBackend((r) =>
+      r.path === "/api/v2/write" ? { ...influx16, status: 404, body: "404 page not found\n" } : influx16,
+    );
+    const new18 = await startScriptedBackend({ status: 204, headers: { "X-Influxdb-Version": "1.8.10" } });
+    cleanup.push(() => Promise.all([old.close(), new18.close()]));
+    const { app } = await setup([], { locations: [old.writeUrl, new18.writeUrl] });
+    for (let n = 1; n <= 2; n++) {
+      const res = await write(app, "/api/v2/write?org=o&bucket=db/rp&precision=s", `cpu v=${n} ${n}`, { authorization: "Token u:p" });
+      expect(res.statusCode, res.body).toBe(204);
+    }
+    // The scripted /ping says "scripted", not a version: the first write learns 1.6 from its 404, and is sent again.
+    expect(old.requests.map((r) => [r.path, r.query.toString(), r.headers.authorization, r.body.toString()])).toEqual([
+      ["/api/v2/write", "org=o&bucket=db%2Frp&precision=s", "Token u:p", "cpu v=1 1"],
+      ["/write", "db=db&rp=rp&precision=s", basic("u:p"), "cpu v=1 1"],
+      ["/write", "db=db&rp=rp&precision=s", basic("u:p"), "cpu v=2 2"],
+    ]);
+    expect(new18.requests.map((r) => r.path)).toEqual(["/api/v2/write", "/api/v2/write"]);
   });
 });
+
+function basic(credentials: string): string {
+  return `Basic ${Buffer.from(credentials).toString("base64")}`;
+}
 
 describe("other routes", () => {
   it("answers GET and HEAD /ping with 204 and its own X-Influxdb-Version while no replica answers", async () => {

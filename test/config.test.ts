@@ -51,7 +51,7 @@ describe("influxdb-relay's sample config", () => {
 bind-addr = ":9096"
 default-retention-policy = "autogen"
 max-body-size = 1000
-output = [{ name = "a", location = "https://influx:8086/write", timeout = "1m30s", buffer-size-mb = 100, max-queue-age = "2h", max-batch-kb = 50, max-delay-interval = "5s", skip-tls-verification = true }]`,
+output = [{ name = "a", location = "https://influx:8086/write", timeout = "1m30s", buffer-size-mb = 100, max-queue-age = "2h", max-batch-kb = 50, max-delay-interval = "5s", skip-tls-verification = true, write-api = "v1" }]`,
       "relay.toml",
     );
     expect(config.http[0]).toMatchObject({ bindAddr: { host: "", port: 9096 }, defaultRetentionPolicy: "autogen", maxBodySize: 1000 });
@@ -64,7 +64,21 @@ output = [{ name = "a", location = "https://influx:8086/write", timeout = "1m30s
       maxBatchKb: 50,
       maxDelayIntervalMs: 5_000,
       skipTlsVerification: true,
+      writeApi: "v1",
     });
+  });
+
+  it('defaults write-api to "auto" and refuses anything but "auto", "v1" and "v2"', () => {
+    const config = parseConfig(`[[http]]\nbind-addr = ":9096"\n${OUTPUTS}`, "relay.toml");
+    expect(config.http[0]!.outputs[0]!.writeApi).toBe("auto");
+    expect(
+      problemsOf(
+        `[[http]]\nbind-addr = ":9096"\noutput = [{ location = "http://a:8086/write", write-api = "1.8" }, { location = "http://b:8086/write", write-api = 2 }]`,
+      ),
+    ).toEqual([
+      'http[0].output[0].write-api: the string "1.8" is not one of "auto", "v1", "v2"',
+      'http[0].output[1].write-api: number 2 is not one of "auto", "v1", "v2"',
+    ]);
   });
 });
 
@@ -139,6 +153,34 @@ describe("peers and reads", () => {
       'http[0].peers[2]: "ftp://x" must be an http:// or https:// URL with a host',
       'http[0].peer-timeout: "0s" must be greater than zero',
       'http[0].query-timeout: "soon" is not a duration: use a number and a unit (ns, us, ms, s, m, h), such as "10s" or "1m30s"',
+    ]);
+  });
+});
+
+describe("limits", () => {
+  it("defaults to 256 MiB of bodies in flight, a 60s request timeout and a 72s idle timeout", () => {
+    const http = parseConfig(`[[http]]\nbind-addr = ":9096"\n${OUTPUTS}`, "relay.toml").http[0]!;
+    expect([http.maxInflightBytes, http.requestTimeoutMs, http.idleTimeoutMs]).toEqual([256 * 1024 * 1024, 60_000, 72_000]);
+  });
+
+  it("reads max-inflight-mb in MiB, request-timeout and idle-timeout", () => {
+    const http = parseConfig(
+      `[[http]]\nbind-addr = ":9096"\nmax-inflight-mb = 64\nrequest-timeout = "2m"\nidle-timeout = "5s"\n${OUTPUTS}`,
+      "relay.toml",
+    ).http[0]!;
+    expect([http.maxInflightBytes, http.requestTimeoutMs, http.idleTimeoutMs]).toEqual([64 * 1024 * 1024, 120_000, 5_000]);
+  });
+
+  it("refuses a budget smaller than max-body-size, and timeouts that are zero or not durations", () => {
+    expect(
+      problemsOf(`[[http]]\nbind-addr = ":9096"\nmax-inflight-mb = 10\nrequest-timeout = "0s"\nidle-timeout = 30\n${OUTPUTS}`),
+    ).toEqual([
+      'http[0].request-timeout: "0s" must be greater than zero',
+      'http[0].idle-timeout: must be a duration string such as "10s", got number 30',
+      "http[0].max-inflight-mb: 10 MiB is less than max-body-size (25000000 bytes): a body of that size could never be taken",
+    ]);
+    expect(problemsOf(`[[http]]\nbind-addr = ":9096"\nmax-inflight-mb = 0\nmax-body-size = 1000\n${OUTPUTS}`)).toEqual([
+      "http[0].max-inflight-mb: 0 is out of range: must be at least 1",
     ]);
   });
 });

@@ -23,7 +23,7 @@ describe("renderHaproxyConfig", () => {
   it("is deterministic and keeps the topology's order", () => {
     const cfg = render(VM_SPEC);
     expect(render(VM_SPEC)).toBe(cfg);
-    const servers = [...cfg.matchAll(/^ {4}server (\S+) (\S+) check$/gm)].map((m) => `${m[1]} ${m[2]}`);
+    const servers = [...cfg.matchAll(/^ {4}server (\S+) (\S+) check maxconn 1000$/gm)].map((m) => `${m[1]} ${m[2]}`);
     expect(servers).toEqual(["relay-0 10.0.1.4:9096", "relay-1 10.0.1.5:9096"]);
     expect(cfg).toContain("bind 0.0.0.0:8086\n");
     expect(cfg).toContain("bind 0.0.0.0:8404\n");
@@ -48,6 +48,18 @@ describe("renderHaproxyConfig", () => {
     expect(timeouts({ ...VM_SPEC, loadBalancer: { writeTimeout: "30s", queryTimeout: "90s" } })).toEqual(["90s"]);
   });
 
+  it("caps each relay's open requests at relayMaxConnections, so the rest wait in HAProxy's queue for the connect timeout", () => {
+    const cfg = render({ ...VM_SPEC, loadBalancer: { relayMaxConnections: 64, connectTimeout: "2s" } });
+    expect([...cfg.matchAll(/^ {4}server \S+ \S+ check maxconn (\d+)$/gm)].map((m) => m[1])).toEqual(["64", "64"]);
+    expect(cfg).toContain("    timeout queue 2s\n");
+    expect(cfg).toContain(
+      `    http-error status 503 content-type application/json string '{"error":"no relay could take the request in time: they are busy or unreachable; retry later"}' hdr Retry-After 1\n`,
+    );
+    expect(() => render({ ...VM_SPEC, loadBalancer: { relayMaxConnections: 0 } })).toThrow(
+      "loadBalancer.relayMaxConnections must be a whole number of at least 1, not 0",
+    );
+  });
+
   const variants: Record<string, TopologySpec> = {
     "seed 003's layout: two VMs with InfluxDB and a relay, one HAProxy": VM_SPEC,
     "IPv6 addresses": {
@@ -62,7 +74,15 @@ describe("renderHaproxyConfig", () => {
       ...VM_SPEC,
       replicas: [0, 1, 2].map((i) => ({ name: `influxdb-${i}`, address: `10.0.1.${4 + i}` })),
       relays: [0, 1, 2, 3].map((i) => ({ name: `relay-${i}`, address: `10.0.2.${4 + i}` })),
-      loadBalancer: { maxConnections: 20_000, writeTimeout: "2m", queryTimeout: "30m", checkInterval: "500ms", checkFall: 2, checkRise: 5 },
+      loadBalancer: {
+        maxConnections: 20_000,
+        relayMaxConnections: 5_000,
+        writeTimeout: "2m",
+        queryTimeout: "30m",
+        checkInterval: "500ms",
+        checkFall: 2,
+        checkRise: 5,
+      },
       stats: { user: "ops", password: 'a$b"c\\d#e%f' },
     },
   };
@@ -309,5 +329,57 @@ describe("a real haproxy in front of scripted relays", () => {
       [0, 0],
       [0, 0],
     ]);
+  });
+});
+
+describe("a real haproxy in front of busy relays", () => {
+  const WRITE_MS = 2_000;
+  let relays: ScriptedBackend[] = [];
+  let haproxy: RunningHaproxy | undefined;
+
+  afterAll(async () => {
+    await haproxy?.stop();
+    await Promise.all(relays.map((b) => b.close()));
+  });
+
+  it("holds a request past the relays' maxconn in its queue, then answers 503 in JSON with Retry-After", async () => {
+    // Each relay takes 2 s per write and one request at a time; the queue holds a request for 1 s.
+    relays = await Promise.all(
+      [0, 1].map(() => startScriptedBackend((req) => (req.path === "/health" ? { status: 200 } : { status: 204, delayMs: WRITE_MS }))),
+    );
+    const at = { address: "127.0.0.1", bindAddress: "127.0.0.1" };
+    const topology = buildTopology({
+      databases: ["telegraf"],
+      replicas: await Promise.all(
+        [0, 1].map(async (i) => ({ name: `influxd-${i}`, ...at, httpPort: await freePort(), rpcPort: await freePort() })),
+      ),
+      relays: relays.map((r, i) => ({ name: `relay-${i}`, ...at, httpPort: r.port })),
+      loadBalancers: [{ name: "haproxy", ...at, port: await freePort(), statsPort: await freePort() }],
+      loadBalancer: { relayMaxConnections: 1, connectTimeout: "1s", checkInterval: "100ms", checkFall: 2, checkRise: 2 },
+      stats: { password: "test-stats-password" },
+    });
+    haproxy = await startHaproxy(topology);
+    for (const name of ["relay-0", "relay-1"]) await haproxy.waitForState(name, "UP");
+
+    const sentAt = Date.now();
+    const answers = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const res = await request(`${haproxy!.url}/write?db=telegraf`, { method: "POST", body: "cpu value=1 1" });
+        const text = await res.body.text();
+        return { status: res.statusCode, retryAfter: res.headers["retry-after"], text, after: Date.now() - sentAt };
+      }),
+    );
+    const written = answers.filter((a) => a.status === 204);
+    const queued = answers.filter((a) => a.status !== 204);
+    expect(written).toHaveLength(2);
+    expect(queued).toHaveLength(1);
+    expect(queued[0]).toMatchObject({ status: 503, retryAfter: "1" });
+    expect(JSON.parse(queued[0]!.text)).toEqual({
+      error: "no relay could take the request in time: they are busy or unreachable; retry later",
+    });
+    // It waited out the queue timeout, not a relay's answer.
+    expect(queued[0]!.after).toBeGreaterThanOrEqual(900);
+    expect(queued[0]!.after).toBeLessThan(WRITE_MS);
+    expect(relays.map((r) => r.requests.filter((req) => req.path === "/write").length)).toEqual([1, 1]);
   });
 });

@@ -1,13 +1,14 @@
 // The local layout's parts without processes: flags, the port and directory plan, relay.toml, influxd.conf,
-// the summary, and taking over an older run dir's queue.
+// the summary, taking over an older run dir's queue, and the pauses before a crashed child is restarted.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../relay/config.js";
-import { CliError, parseLocalArgs } from "../local/cli.js";
+import { CliError, USAGE, parseLocalArgs } from "../local/cli.js";
 import { PlanError, planLocalLayout, type LocalOptions, type LocalPlan } from "../local/plan.js";
 import { describeLayout } from "../local/summary.js";
 import { adoptSingleRelaySpool } from "../local/old-spool.js";
+import { RESTART_BACKOFF, RestartBackoff } from "../local/restart-backoff.js";
 import { tempDir } from "./helpers/temp.js";
 
 const BASE: LocalOptions = { port: 8086, replicas: 2, runDir: "/srv/run", databases: ["telegraf"], watch: false };
@@ -143,7 +144,7 @@ describe("planLocalLayout", () => {
 describe("parseLocalArgs", () => {
   const context = { cwd: "/home/me/project", defaultRunDir: "/home/me/project/.run" };
 
-  it("defaults to port 8086, 2 replicas, .run and telegraf", () => {
+  it("defaults to port 8086, 2 replicas, .run and telegraf, with restarts", () => {
     expect(parseLocalArgs([], context)).toEqual({
       help: false,
       port: 8086,
@@ -151,12 +152,16 @@ describe("parseLocalArgs", () => {
       runDir: "/home/me/project/.run",
       databases: ["telegraf"],
       watch: false,
+      restart: true,
     });
   });
 
   it("reads every flag, as --flag value or --flag=value; --db repeats; a relative --run-dir is taken from cwd", () => {
     expect(
-      parseLocalArgs(["--port", "9000", "--replicas=3", "--run-dir", "tmp/run", "--db", "a", "--db=b", "--db", "a", "--watch"], context),
+      parseLocalArgs(
+        ["--port", "9000", "--replicas=3", "--run-dir", "tmp/run", "--db", "a", "--db=b", "--db", "a", "--watch", "--no-restart"],
+        context,
+      ),
     ).toEqual({
       help: false,
       port: 9000,
@@ -164,6 +169,7 @@ describe("parseLocalArgs", () => {
       runDir: "/home/me/project/tmp/run",
       databases: ["a", "b"],
       watch: true,
+      restart: false,
     });
     expect(parseLocalArgs(["--run-dir=/abs/run"], context)).toMatchObject({ runDir: "/abs/run" });
   });
@@ -189,6 +195,33 @@ describe("parseLocalArgs", () => {
     expect(bad("start")).toThrow('unexpected argument "start"');
     expect(bad("--port", "1", "--port", "2")).toThrow("--port given twice");
     expect(bad("--watch=yes")).toThrow("--watch takes no value");
+    expect(bad("--no-restart=1")).toThrow("--no-restart takes no value");
+  });
+
+  it("documents --no-restart in the usage", () => {
+    expect(USAGE).toContain("[--watch] [--no-restart]");
+    expect(USAGE).toMatch(/^ {2}--no-restart {4}leave a replica, relay or HAProxy that exits on its own down/m);
+  });
+});
+
+describe("RestartBackoff", () => {
+  it("waits 1 s, doubling up to 30 s while the process keeps failing, and 1 s again after it stayed up a minute", () => {
+    let now = 0;
+    const backoff = new RestartBackoff(RESTART_BACKOFF, () => now);
+    const pauses = (n: number): number[] => Array.from({ length: n }, () => backoff.nextDelayMs());
+    expect(pauses(7)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
+
+    // Up again, but down before a minute has passed: still a crash loop.
+    backoff.up();
+    now += 59_999;
+    expect(backoff.nextDelayMs()).toBe(30_000);
+
+    backoff.up();
+    now += 60_000;
+    expect(pauses(3)).toEqual([1_000, 2_000, 4_000]);
+    // A failed start after a long run counts from the last time it came up, not from the run before.
+    now += 120_000;
+    expect(backoff.nextDelayMs()).toBe(8_000);
   });
 });
 

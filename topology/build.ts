@@ -58,6 +58,7 @@ export interface QueueSpec {
 
 export interface LoadBalancerSettingsSpec {
   readonly maxConnections?: number;
+  readonly relayMaxConnections?: number;
   readonly connectTimeout?: string;
   readonly clientTimeout?: string;
   readonly writeTimeout?: string;
@@ -101,6 +102,8 @@ const TOPOLOGY_DEFAULTS = {
   },
   loadBalancer: {
     maxConnections: 4096,
+    // Two relays take 2,000 requests at once from each load balancer, half its connections.
+    relayMaxConnections: 1000,
     connectTimeout: "5s",
     clientTimeout: "60s",
     writeTimeout: "60s",
@@ -349,6 +352,7 @@ function buildLoadBalancerSettings(spec: LoadBalancerSettingsSpec, check: Checke
   const d = { ...TOPOLOGY_DEFAULTS.loadBalancer, ...spec };
   return {
     maxConnections: check.positiveInteger(d.maxConnections, "loadBalancer.maxConnections"),
+    relayMaxConnections: check.positiveInteger(d.relayMaxConnections, "loadBalancer.relayMaxConnections"),
     connectTimeoutMs: check.duration(d.connectTimeout, "loadBalancer.connectTimeout"),
     clientTimeoutMs: check.duration(d.clientTimeout, "loadBalancer.clientTimeout"),
     writeTimeoutMs: check.duration(d.writeTimeout, "loadBalancer.writeTimeout"),

@@ -69,6 +69,11 @@ export interface TlsSettings {
 export interface LoadBalancerSettings {
   /** Concurrent client connections per load balancer. */
   readonly maxConnections: number;
+  /**
+   * Requests each load balancer has open at once on one relay. More wait in HAProxy's queue for up to
+   * connectTimeoutMs (its `timeout queue`), then get 503; the relay's own limits are the relay config's.
+   */
+  readonly relayMaxConnections: number;
   readonly connectTimeoutMs: number;
   /** Idle time allowed on the client side, mid-request or mid-response. */
   readonly clientTimeoutMs: number;
