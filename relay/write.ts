@@ -49,7 +49,8 @@ export function writeRoutes(app: FastifyInstance, opts: WriteRoutesOptions): voi
   });
 
   async function relay(request: FastifyRequest, reply: FastifyReply, api: WriteApi, precision: Precision, params: URLSearchParams) {
-    const checked = validateBody(request.body as Buffer, () => timestampDigits(nowNs(), precision));
+    // An empty body reaches the handler as no body at all; influxd answers it 204, and so does every output.
+    const checked = validateBody((request.body as Buffer | undefined) ?? Buffer.alloc(0), () => timestampDigits(nowNs(), precision));
     if ("reason" in checked) throw new HttpError(400, `${formatFault(checked)}; nothing was written`);
     const write: QueueEntry = {
       acceptedAt: Date.now(),

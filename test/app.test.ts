@@ -71,6 +71,13 @@ describe("POST /write", () => {
     expect(backends[0]!.requests[0]!.body.toString()).toBe("cpu v=1 1");
   });
 
+  it("passes an empty body on, as influxd answers it with 204", async () => {
+    const { app, backends } = await setup([{ status: 204 }, { status: 204 }]);
+    const res = await write(app, "/write?db=d", "");
+    expect(res.statusCode, res.body).toBe(204);
+    for (const backend of backends) expect(backend.requests.map((r) => r.body.length)).toEqual([0]);
+  });
+
   it("fills in rp from default-retention-policy only when the request has none", async () => {
     const { app, backends } = await setup([{ status: 204 }], { listener: 'default-retention-policy = "autogen"' });
     await write(app, "/write?db=d", "cpu v=1 1");

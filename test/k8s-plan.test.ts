@@ -92,7 +92,7 @@ describe("the Kubernetes plan", () => {
     }
     // The two relays only: HAProxy never names a replica.
     expect(result.warnings.filter((w) => w.includes("could not resolve"))).toHaveLength(2);
-    expect([...p.haproxyConfig.matchAll(/^ {4}server (\S+ \S+) check$/gm)].map((m) => m[1])).toEqual([
+    expect([...p.haproxyConfig.matchAll(/^ {4}server (\S+ \S+) check maxconn 1000$/gm)].map((m) => m[1])).toEqual([
       "relay-0 relay-0.influx-ha.svc.cluster.local:9096",
       "relay-1 relay-1.influx-ha.svc.cluster.local:9096",
     ]);

@@ -108,7 +108,7 @@ describe("planLocalLayout", () => {
     expect(cfg).toContain("bind 127.0.0.1:8086\n");
     expect(cfg).toContain("bind 127.0.0.1:8090\n");
     expect(cfg).toContain(`insecure-password '${PASSWORD}'`);
-    const servers = [...cfg.matchAll(/^ {4}server (\S+ \S+) check$/gm)].map((m) => m[1]);
+    const servers = [...cfg.matchAll(/^ {4}server (\S+ \S+) check maxconn 1000$/gm)].map((m) => m[1]);
     expect(servers).toEqual(["relay-0 127.0.0.1:8136", "relay-1 127.0.0.1:8146"]);
   });
 

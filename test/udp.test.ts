@@ -91,7 +91,7 @@ describe("UDP listener", () => {
     expect(Number(match![1])).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
     expect(listener.counters).toMatchObject({ points: 2, invalidLines: 1 });
     expect(log.lines.find((l) => l.level === 40)?.msg).toBe(
-      "dropped an invalid UDP line: unable to parse line 2 'bad line': missing field value",
+      "dropped an invalid UDP line: unable to parse line 2 'bad line': invalid field format",
     );
   });
 });

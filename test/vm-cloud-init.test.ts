@@ -112,7 +112,7 @@ describe("a node's cloud-init", () => {
     expect(checkHaproxyConfig(cfg)).toEqual({ status: 0, output: expect.any(String) });
     expect(cfg).toContain("bind 0.0.0.0:8180");
     expect(cfg).toContain("    user haproxy\n    group haproxy\n");
-    expect([...cfg.matchAll(/^ {4}server (\S+ \S+) check$/gm)].map((m) => m[1])).toEqual([
+    expect([...cfg.matchAll(/^ {4}server (\S+ \S+) check maxconn 1000$/gm)].map((m) => m[1])).toEqual([
       "relay-0 10.42.1.10:9096",
       "relay-1 10.42.1.11:9096",
     ]);
