@@ -5,7 +5,7 @@
 // refuses, so no replica writes only part of it for its syntax. It is stricter only where influxd
 // would break itself or store something other than the line says; each case is marked "Stricter than
 // influxd" below and listed in the README.
-import type { Precision } from "./precision.js";
+import { NS_PER_UNIT, type Precision } from "./precision.js";
 
 const TAB = 0x09;
 const NL = 0x0a;
@@ -57,20 +57,11 @@ const FLOAT_PARSE_LENGTH = 25;
 /** Up to this many tags, a Bloom filter picks the keys that may repeat one; more are all sorted. */
 const FILTERED_TAGS = 24;
 
-const NS_PER_TICK: Readonly<Record<Precision, bigint>> = {
-  n: 1n,
-  ns: 1n,
-  u: 1_000n,
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-};
 /** models.MaxNanoTime; MinNanoTime is its negation. */
 const MAX_NANO_TIME = 9_223_372_036_854_775_806n;
 /** The largest timestamp magnitude, in ticks of each precision, that models.SafeCalcTime accepts. */
 const MAX_TICKS = Object.fromEntries(
-  Object.entries(NS_PER_TICK).map(([precision, ns]) => [precision, (MAX_NANO_TIME / ns).toString()]),
+  Object.entries(NS_PER_UNIT).map(([precision, ns]) => [precision, (MAX_NANO_TIME / ns).toString()]),
 ) as Readonly<Record<Precision, string>>;
 const TIME_OUT_OF_RANGE = `time outside range -${MAX_NANO_TIME} - ${MAX_NANO_TIME}`;
 

@@ -7,7 +7,8 @@ export type Precision = (typeof PRECISIONS)[number];
 /** What /api/v2/write accepts, mapped to the 1.x names. */
 const V2_PRECISIONS: Readonly<Record<string, Precision>> = { "": "ns", ns: "ns", us: "u", ms: "ms", s: "s" };
 
-const NS_PER_UNIT: Readonly<Record<Precision, bigint>> = {
+/** Nanoseconds in one unit of each precision. */
+export const NS_PER_UNIT: Readonly<Record<Precision, bigint>> = {
   n: 1n,
   ns: 1n,
   u: 1_000n,
