@@ -7,12 +7,9 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../relay/config.js";
-import { startRelay, type RunningRelay } from "../relay/relay.js";
-import { captureLog } from "./helpers/capture-log.js";
+import type { RunningRelay } from "../relay/relay.js";
 import { startInfluxd, type Influxd } from "./helpers/influxd.js";
-import { freePort } from "./helpers/ports.js";
-import { tempDir } from "./helpers/temp.js";
+import { startRelayOverInfluxd } from "./helpers/relay-over-influxd.js";
 
 interface CorpusEntry {
   readonly group: string;
@@ -43,16 +40,7 @@ let relayPort: number;
 
 beforeAll(async () => {
   influxd = await startInfluxd();
-  relayPort = await freePort();
-  const config = parseConfig(
-    `[[http]]
-bind-addr = "127.0.0.1:${relayPort}"
-spool-dir = "${tempDir()}"
-output = [{ name = "influxd", location = "${influxd.writeUrl}", timeout = "10s" }]
-`,
-    "lineprotocol-influxd.toml",
-  );
-  relay = await startRelay(config, captureLog().logger);
+  ({ relay, port: relayPort } = await startRelayOverInfluxd([influxd]));
 });
 
 afterAll(async () => {

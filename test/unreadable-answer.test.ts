@@ -10,12 +10,13 @@ import { request } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../relay/app.js";
 import { parseConfig } from "../relay/config.js";
-import { startRelay, type RunningRelay } from "../relay/relay.js";
+import type { RunningRelay } from "../relay/relay.js";
 import { captureLog } from "./helpers/capture-log.js";
 import { startInfluxd, type Influxd } from "./helpers/influxd.js";
-import { freePort, waitFor } from "./helpers/ports.js";
+import { waitFor } from "./helpers/ports.js";
 import { startScriptedBackend } from "./helpers/scripted-backend.js";
 import { tempDir } from "./helpers/temp.js";
+import { startRelayOverInfluxd } from "./helpers/relay-over-influxd.js";
 
 let cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -183,14 +184,7 @@ describe("an answer with a control character in a header (two real influxd 1.6)"
   beforeAll(async () => {
     replicas = await Promise.all([startInfluxd(), startInfluxd()]);
     await Promise.all(replicas.map((r) => r.createDatabase("d")));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    const outputs = replicas.map((r, i) => `{ name = "influx${i}", location = "${r.writeUrl}", timeout = "10s" }`);
-    const config = parseConfig(
-      `[[http]]\nbind-addr = "127.0.0.1:${port}"\nspool-dir = "${tempDir()}"\noutput = [${outputs.join(", ")}]`,
-      "influxd.toml",
-    );
-    relay = await startRelay(config, captureLog().logger);
+    ({ relay, url: base } = await startRelayOverInfluxd(replicas));
   });
 
   afterAll(async () => {

@@ -6,12 +6,9 @@
 import { HttpError, InfluxDB, Point, setLogger, type WritePrecisionType } from "@influxdata/influxdb-client";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../relay/config.js";
-import { startRelay, type RunningRelay } from "../relay/relay.js";
-import { captureLog } from "./helpers/capture-log.js";
+import type { RunningRelay } from "../relay/relay.js";
 import { startInfluxd, type Influxd } from "./helpers/influxd.js";
-import { freePort } from "./helpers/ports.js";
-import { tempDir } from "./helpers/temp.js";
+import { startRelayOverInfluxd } from "./helpers/relay-over-influxd.js";
 
 const ADMIN = "admin";
 const PASSWORD = "pa:ss w0rd"; // a ':' and a space: Basic takes the password whole
@@ -57,14 +54,7 @@ beforeAll(async () => {
     await influxql(replica, `CREATE DATABASE "${DB}"`);
     await influxql(replica, `CREATE RETENTION POLICY "week" ON "${DB}" DURATION 7d REPLICATION 1`);
   }
-  const port = await freePort();
-  relayUrl = `http://127.0.0.1:${port}`;
-  const outputs = replicas.map((r, i) => `{ name = "influx${i}", location = "${r.writeUrl}", timeout = "10s" }`);
-  const config = parseConfig(
-    `[[http]]\nbind-addr = "127.0.0.1:${port}"\nspool-dir = "${tempDir()}"\noutput = [${outputs.join(", ")}]`,
-    "v2.toml",
-  );
-  relay = await startRelay(config, captureLog().logger);
+  ({ relay, url: relayUrl } = await startRelayOverInfluxd(replicas));
   // The client logs every failed write to the console; the tests look at the errors themselves.
   setLogger({ error: () => undefined, warn: () => undefined });
 }, 60_000);
