@@ -1,5 +1,6 @@
 // Pre-generated request bodies of realistic InfluxDB line protocol, so the load
 // generator spends its CPU on sending rather than formatting.
+import { mulberry32 } from "./random.js";
 
 const REGIONS = [
   { region: "eu-west", dcs: ["ams1", "ams2", "dub1"] },
@@ -38,15 +39,4 @@ function makeBody(index: number, lines: number): Buffer {
     );
   }
   return Buffer.from(out.join("\n") + "\n");
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1,6 +1,7 @@
 // The faults of one soak run, drawn from a seeded generator: the same seed always gives the same run, so
 // a failure can be replayed. Pure. One fault at a time, each healed before the next, so the layout (two
 // replicas, two relays) always has one of each to go on with.
+import { mulberry32 } from "../bench/random.js";
 
 export type FaultKind =
   /** SIGKILL, then start it again. */
@@ -46,18 +47,6 @@ export function planFaults(opts: FaultPlanOptions): readonly Fault[] {
     holdMs: between(opts.holdMs),
     settleMs: between(opts.settleMs),
   }));
-}
-
-/** A small, well-known 32-bit generator: uniform in [0, 1), the same sequence for the same seed everywhere. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 export function describeFault(fault: Fault): string {

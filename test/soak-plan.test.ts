@@ -1,7 +1,8 @@
 // planFaults (soak/plan.ts): a seeded, replayable plan of faults for the soak.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { mulberry32, planFaults, type FaultPlanOptions } from "../soak/plan.js";
+import { mulberry32 } from "../bench/random.js";
+import { planFaults, type FaultPlanOptions } from "../soak/plan.js";
 
 const base: FaultPlanOptions = {
   seed: 1,
