@@ -63,18 +63,25 @@ async function countOf(url: string, db: string, from: string): Promise<number> {
 
 const replicaUrls = (): string[] => fx.plan.replicas.map((r) => r.url);
 
-/** Bounded wait until no relay holds anything for any replica. */
+/** Bounded wait until no relay holds anything for any replica, nor sees a peer that does. */
 async function waitForRelaysInSync(): Promise<void> {
   await waitFor(
     async () => {
       for (const relay of fx.plan.relays) {
         const res = await request(`${relay.url}/status`);
-        const status = (await res.body.json()) as { outputs: Array<{ behind: boolean }> };
-        if (status.outputs.some((o) => o.behind)) return false;
+        const status = (await res.body.json()) as {
+          outputs: Array<{ behind: boolean }>;
+          peers: Array<{ behind: string[] }>;
+          fencedByPeers: string[];
+        };
+        // A relay routes reads by its peers' state as it last polled them, and by their fences, so those must be clear too.
+        if (status.outputs.some((o) => o.behind) || status.peers.some((p) => p.behind.length > 0) || status.fencedByPeers.length > 0) {
+          return false;
+        }
       }
       return true;
     },
-    { timeoutMs: 60_000, intervalMs: 200, what: "every relay to hold nothing for any replica" },
+    { timeoutMs: 60_000, intervalMs: 200, what: "every relay, and its view of its peers, to hold nothing for any replica" },
   );
 }
 
