@@ -1,0 +1,353 @@
+// The AKS layout's resource graph under Pulumi's mocks: the cluster and its pools, the relay image and
+// its pull grant, and every Kubernetes object of the workload, each also validated against the
+// Kubernetes OpenAPI schema (kubernetes-models). No cloud, no cluster and no Pulumi CLI are involved.
+import { createHash, X509Certificate } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseStackConfig } from "../../infra/config.js";
+import type { AksLayout } from "../../infra/azure/aks-layout.js";
+import { buildRelayBundle, type RelayBundle } from "../../infra/relay-bundle.js";
+import {
+  MOCK_IMAGE_DIGEST,
+  MOCK_KUBECONFIG,
+  MOCK_KUBELET_OBJECT_ID,
+  MOCK_PUBLIC_IP,
+  setAzureMocks,
+  unwrapSecrets,
+  value,
+} from "../helpers/azure-mocks.js";
+import { validateKubernetesObject } from "../helpers/kubernetes-schema.js";
+import { ResourceGraph, type Declared } from "../helpers/resource-graph.js";
+import { AKS_STACK, stackReader } from "../helpers/stack-config.js";
+import { tempDir } from "../helpers/temp.js";
+import { selfSignedPem } from "../helpers/tls.js";
+
+const graph = new ResourceGraph();
+await setAzureMocks(graph.onResource);
+
+let bundle: RelayBundle;
+beforeAll(async () => {
+  bundle = buildRelayBundle(await tempDir("bundle-"));
+});
+
+/** Declares an AksLayout for the stack values given and waits until every resource is registered; secrets unwrapped. */
+async function declare(overrides: Record<string, string | undefined> = {}): Promise<{ layout: AksLayout; all: Declared[] }> {
+  const config = parseStackConfig(stackReader({ ...AKS_STACK, ...overrides }));
+  const { AksLayout } = await import("../../infra/azure/aks-layout.js");
+  const { result, all } = await graph.declare(
+    (opts) => new AksLayout("influx-ha", { config, kubernetes: config.kubernetes!, aks: config.aks!, relayBundle: bundle }, opts),
+    5_000,
+  );
+  return { layout: result, all: all.map((d) => ({ ...d, inputs: unwrapSecrets(d.inputs) as Record<string, any> })) };
+}
+
+const ofType = (all: Declared[], type: string): Declared[] => all.filter((d) => d.type === type);
+const one = (all: Declared[], type: string, name?: string): Declared => {
+  const found = ofType(all, type).filter((d) => name === undefined || d.inputs.metadata?.name === name);
+  expect(found, `${type} ${name ?? ""}`).toHaveLength(1);
+  return found[0]!;
+};
+const podSpec = (d: Declared): Record<string, any> => d.inputs.spec.template.spec;
+
+describe("the AKS layout", () => {
+  it("declares a cluster with a tainted system pool and a premium InfluxDB pool across zones", async () => {
+    const { all, layout } = await declare({ "influx-ha:replicas": "3" });
+    const cluster = one(all, "azure-native:containerservice:ManagedCluster");
+    expect(cluster.inputs.agentPoolProfiles).toEqual([
+      expect.objectContaining({
+        name: "system",
+        mode: "System",
+        vmSize: "Standard_D2s_v5",
+        count: 2,
+        availabilityZones: ["1", "2", "3"],
+        nodeTaints: ["CriticalAddonsOnly=true:NoSchedule"],
+      }),
+    ]);
+    expect(cluster.inputs.networkProfile).toMatchObject({ networkPlugin: "azure", networkPolicy: "cilium" });
+    expect(cluster.opts.ignoreChanges).toEqual(["agentPoolProfiles"]);
+
+    const pool = one(all, "azure-native:containerservice:AgentPool");
+    expect(pool.inputs).toMatchObject({
+      agentPoolName: "influxdb",
+      mode: "User",
+      vmSize: "Standard_D4s_v5",
+      count: 3,
+      availabilityZones: ["1", "2", "3"],
+      nodeLabels: { "influx-ha/pool": "influxdb" },
+      nodeTaints: ["influx-ha/pool=influxdb:NoSchedule"],
+    });
+
+    const provider = one(all, "pulumi:providers:kubernetes");
+    expect(provider.inputs.kubeconfig).toBe(MOCK_KUBECONFIG);
+    expect(await pulumi.isSecret(layout.kubeconfig)).toBe(true);
+    // Every Kubernetes object goes to the new cluster, through that provider.
+    const k8sObjects = all.filter((d) => d.type.startsWith("kubernetes:"));
+    expect(k8sObjects.length).toBeGreaterThan(20);
+    for (const object of k8sObjects) expect(object.provider, object.name).toMatch(/::influx-ha-aks-provider::/);
+  });
+
+  it("builds the relay image into its own registry and lets the kubelet pull it", async () => {
+    const { all, layout } = await declare();
+    const registry = one(all, "azure-native:containerregistry:Registry");
+    expect(registry.inputs).toMatchObject({ adminUserEnabled: true, sku: { name: "Standard" } });
+    const image = one(all, "docker-build:index:Image");
+    expect(image.inputs).toMatchObject({
+      push: true,
+      platforms: ["linux/amd64"],
+      tags: ["influxharelayregistry.azurecr.io/influx-relay:0.1.0"],
+    });
+    expect(image.inputs.dockerfile.location).toMatch(/\/relay\/Dockerfile$/);
+    expect(image.inputs.context.location).toBe(bundle.path.replace(/\/influx-relay\.mjs$/, ""));
+    expect(image.inputs.registries).toEqual([
+      { address: "influxharelayregistry.azurecr.io", username: "registry-admin", password: "registry-password" },
+    ]);
+
+    const pull = one(all, "azure-native:authorization:RoleAssignment");
+    expect(pull.inputs).toMatchObject({
+      principalId: MOCK_KUBELET_OBJECT_ID,
+      principalType: "ServicePrincipal",
+      scope: "influx-ha-relay-registry-id",
+    });
+    expect(pull.inputs.roleDefinitionId).toMatch(/\/roleDefinitions\/7f951dda-4ed3-4680-a7ca-43fe172d538d$/);
+
+    const relays = one(all, "kubernetes:apps/v1:StatefulSet", "relay");
+    const ref = `influxharelayregistry.azurecr.io/influx-relay:0.1.0@${MOCK_IMAGE_DIGEST}`;
+    expect(podSpec(relays).containers[0].image).toBe(ref);
+    expect(await value(layout.relayImage)).toBe(ref);
+  });
+
+  it("uses a configured relay image and then builds none", async () => {
+    const { all } = await declare({ "influx-ha:relayImage": "registry.example.com/influx-relay:0.1.0" });
+    expect(ofType(all, "azure-native:containerregistry:Registry")).toEqual([]);
+    expect(ofType(all, "docker-build:index:Image")).toEqual([]);
+    expect(podSpec(one(all, "kubernetes:apps/v1:StatefulSet", "relay")).containers[0].image).toBe(
+      "registry.example.com/influx-relay:0.1.0",
+    );
+  });
+
+  it("creates a retained, zone-following Premium_LRS class and gives every replica and relay its own volume of it", async () => {
+    const { all } = await declare({ "influx-ha:replicas": "3", "influx-ha:dataDiskSizeGb": "512" });
+    const storageClass = one(all, "kubernetes:storage.k8s.io/v1:StorageClass");
+    expect(storageClass.inputs).toMatchObject({
+      metadata: { name: "influx-ha-premium" },
+      provisioner: "disk.csi.azure.com",
+      parameters: { skuName: "Premium_LRS" },
+      reclaimPolicy: "Retain",
+      volumeBindingMode: "WaitForFirstConsumer",
+      allowVolumeExpansion: true,
+    });
+    const influxdb = one(all, "kubernetes:apps/v1:StatefulSet", "influxdb");
+    expect(influxdb.inputs.spec.replicas).toBe(3);
+    expect(influxdb.inputs.spec.volumeClaimTemplates).toEqual([
+      expect.objectContaining({
+        metadata: expect.objectContaining({ name: "data" }),
+        spec: { accessModes: ["ReadWriteOnce"], storageClassName: "influx-ha-premium", resources: { requests: { storage: "512Gi" } } },
+      }),
+    ]);
+    const relays = one(all, "kubernetes:apps/v1:StatefulSet", "relay");
+    expect(relays.inputs.spec.volumeClaimTemplates[0].spec).toMatchObject({
+      storageClassName: "influx-ha-premium",
+      resources: { requests: { storage: "4Gi" } },
+    });
+  });
+
+  it("uses an existing storage class when the stack names one, and creates none", async () => {
+    const { all } = await declare({ "influx-ha:storageClass": "managed-csi-premium" });
+    expect(ofType(all, "kubernetes:storage.k8s.io/v1:StorageClass")).toEqual([]);
+    const influxdb = one(all, "kubernetes:apps/v1:StatefulSet", "influxdb");
+    expect(influxdb.inputs.spec.volumeClaimTemplates[0].spec.storageClassName).toBe("managed-csi-premium");
+  });
+
+  it("schedules InfluxDB on the premium pool, spread across zones and hosts, as a non-root user with /ping probes", async () => {
+    const { all } = await declare();
+    const spec = podSpec(one(all, "kubernetes:apps/v1:StatefulSet", "influxdb"));
+    expect(spec.nodeSelector).toEqual({ "influx-ha/pool": "influxdb" });
+    expect(spec.tolerations).toEqual([{ key: "influx-ha/pool", operator: "Equal", value: "influxdb", effect: "NoSchedule" }]);
+    expect(spec.topologySpreadConstraints.map((c: any) => [c.topologyKey, c.whenUnsatisfiable])).toEqual([
+      ["topology.kubernetes.io/zone", "ScheduleAnyway"],
+      ["kubernetes.io/hostname", "DoNotSchedule"],
+    ]);
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001 });
+    const container = spec.containers[0];
+    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
+    for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"])
+      expect(container[probe].httpGet).toEqual({ path: "/ping", port: 8086 });
+    expect(container.resources.requests).toEqual({ cpu: "1", memory: "4Gi" });
+
+    // Its config comes from a ConfigMap, its credentials from the admin Secret.
+    const configMap = spec.volumes.find((v: any) => v.name === "config").configMap.name;
+    const config = all.find((d) => d.type === "kubernetes:core/v1:ConfigMap" && d.name === "influx-ha-workload-influxdb-config")!;
+    expect(configMap).toBe(`${config.name}-0a1b2c3d`);
+    expect(config.inputs.data["influxdb.conf"]).toContain("auth-enabled = true");
+    const admin = all.find((d) => d.type === "kubernetes:core/v1:Secret" && d.name === "influx-ha-workload-admin")!;
+    expect(admin.inputs.stringData).toMatchObject({ username: "admin", password: "correct-horse-battery" });
+    expect(container.env.map((e: any) => [e.name, e.valueFrom.secretKeyRef.name])).toEqual([
+      ["INFLUX_USERNAME", `${admin.name}-0a1b2c3d`],
+      ["INFLUX_PASSWORD", `${admin.name}-0a1b2c3d`],
+    ]);
+  });
+
+  it("runs at least two relays on separate hosts, ready on /health, and two HAProxies that roll with their config", async () => {
+    const { all } = await declare();
+    const relays = one(all, "kubernetes:apps/v1:StatefulSet", "relay");
+    expect(relays.inputs.spec.replicas).toBe(2);
+    const relaySpec = podSpec(relays);
+    expect(relaySpec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toEqual([
+      {
+        topologyKey: "kubernetes.io/hostname",
+        labelSelector: { matchLabels: { "app.kubernetes.io/name": "influx-ha", "app.kubernetes.io/component": "relay" } },
+      },
+    ]);
+    expect(relaySpec.containers[0].readinessProbe.httpGet).toEqual({ path: "/health", port: 9096 });
+    expect(relaySpec.containers[0].args).toEqual(["-config", "/etc/influx-relay/$(POD_NAME).toml"]);
+
+    const haproxy = one(all, "kubernetes:apps/v1:Deployment", "haproxy");
+    expect(haproxy.inputs.spec.replicas).toBe(2);
+    const cfg = all.find((d) => d.name === "influx-ha-workload-haproxy-config")!.inputs.data["haproxy.cfg"];
+    expect(haproxy.inputs.spec.template.metadata.annotations).toEqual({
+      "influx-ha/haproxy-cfg-sha256": createHash("sha256").update(cfg).digest("hex"),
+    });
+    expect(podSpec(haproxy).containers[0].image).toBe("haproxy:2.6");
+    expect(podSpec(haproxy).containers[0].readinessProbe.httpGet).toEqual({ path: "/health", port: 8086 });
+
+    const pdbs = ofType(all, "kubernetes:policy/v1:PodDisruptionBudget");
+    expect(
+      pdbs.map((d) => [d.inputs.spec.selector.matchLabels["app.kubernetes.io/component"], d.inputs.spec.maxUnavailable]).sort(),
+    ).toEqual([
+      ["haproxy", 1],
+      ["influxdb", 1],
+      ["relay", 1],
+    ]);
+  });
+
+  it("exposes HAProxy through a LoadBalancer Service and, with UDP on, the relays through an internal UDP Service", async () => {
+    const { all, layout } = await declare({
+      "influx-ha:udpDatabase": "telegraf",
+      "influx-ha:publicEndpoint": "false",
+      "influx-ha:clientPort": "443",
+    });
+    const client = one(all, "kubernetes:core/v1:Service", "influx-ha");
+    expect(client.inputs.spec).toMatchObject({
+      type: "LoadBalancer",
+      ports: [{ name: "http", port: 443, targetPort: "client", protocol: "TCP" }],
+    });
+    const internal = { "service.beta.kubernetes.io/azure-load-balancer-internal": "true" };
+    expect(client.inputs.metadata.annotations).toMatchObject(internal);
+    const udp = one(all, "kubernetes:core/v1:Service", "influx-ha-udp");
+    expect(udp.inputs.metadata.annotations).toEqual(internal);
+    expect(udp.inputs.spec).toMatchObject({ type: "LoadBalancer", ports: [{ port: 8089, targetPort: "udp", protocol: "UDP" }] });
+    expect(udp.inputs.spec.selector["app.kubernetes.io/component"]).toBe("relay");
+    // One ClusterIP Service per replica and per relay, named as its pod.
+    for (const pod of ["influxdb-0", "influxdb-1", "relay-0", "relay-1"]) {
+      const service = one(all, "kubernetes:core/v1:Service", pod);
+      expect(service.inputs.spec.selector["statefulset.kubernetes.io/pod-name"]).toBe(pod);
+    }
+    expect(await value(layout.workload.clientEndpoint)).toBe(`http://${MOCK_PUBLIC_IP}:443`);
+    expect(await value(layout.workload.udpEndpoint!)).toBe(`${MOCK_PUBLIC_IP}:8089`);
+  });
+
+  it("marks a plain-HTTP public client Service as opted out", async () => {
+    const { all, layout } = await declare();
+    expect(one(all, "kubernetes:core/v1:Service", "influx-ha").inputs.metadata.annotations).toEqual({ "influx-ha/client-tls": "opt-out" });
+    expect(await value(layout.workload.clientEndpoint)).toBe(`http://${MOCK_PUBLIC_IP}:8086`);
+  });
+
+  it("with tlsCertificate, mounts it from a Secret, probes over HTTPS and rolls HAProxy when the certificate changes", async () => {
+    const pem = selfSignedPem().pem;
+    const { all, layout } = await declare({ "influx-ha:allowPlaintextPublicEndpoint": undefined, "influx-ha:tlsCertificate": pem });
+    const secret = all.find((d) => d.name === "influx-ha-workload-haproxy-tls")!;
+    expect(secret.inputs.stringData).toEqual({ "influx-ha.pem": pem });
+    const haproxy = one(all, "kubernetes:apps/v1:Deployment", "haproxy");
+    expect(haproxy.inputs.spec.template.metadata.annotations["influx-ha/tls-certificate-sha256"]).toBe(
+      new X509Certificate(pem).fingerprint256,
+    );
+    const container = podSpec(haproxy).containers[0];
+    expect(container.readinessProbe.httpGet).toEqual({ path: "/health", port: 8086, scheme: "HTTPS" });
+    expect(container.volumeMounts).toContainEqual({ name: "tls", mountPath: "/etc/influx-ha/tls", readOnly: true });
+    expect(podSpec(haproxy).volumes).toContainEqual({
+      name: "tls",
+      secret: { secretName: "influx-ha-workload-haproxy-tls-0a1b2c3d", defaultMode: 0o440 },
+    });
+    const cfg = all.find((d) => d.name === "influx-ha-workload-haproxy-config")!.inputs.data["haproxy.cfg"];
+    expect(cfg).toContain("bind 0.0.0.0:8086 ssl crt /etc/influx-ha/tls/influx-ha.pem alpn http/1.1");
+    const client = one(all, "kubernetes:core/v1:Service", "influx-ha");
+    expect(client.inputs.metadata.annotations).toEqual({ "influx-ha/client-tls": "haproxy" });
+    expect(client.inputs.spec.ports[0].name).toBe("https");
+    expect(await value(layout.workload.clientEndpoint)).toBe(`https://${MOCK_PUBLIC_IP}:8086`);
+    await validateKubernetesObject(haproxy.inputs);
+  });
+
+  it("keeps the endpoints inside the VNet when publicEndpoint is false", async () => {
+    const { all } = await declare({ "influx-ha:publicEndpoint": "false" });
+    expect(one(all, "kubernetes:core/v1:Service", "influx-ha").inputs.metadata.annotations).toEqual({
+      "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
+      "influx-ha/client-tls": "internal",
+    });
+  });
+
+  it("denies ingress by default, lets InfluxDB hear only the relays and the bootstrap Job, and the relays HAProxy and each other", async () => {
+    const { all } = await declare({ "influx-ha:udpDatabase": "telegraf", "influx-ha:publicEndpoint": "false" });
+    const policies = Object.fromEntries(
+      ofType(all, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((d) => [d.inputs.metadata.name, d.inputs.spec]),
+    );
+    expect(Object.keys(policies).sort()).toEqual(["default-deny-ingress", "haproxy", "influxdb", "relay"]);
+    expect(policies["default-deny-ingress"]).toEqual({ podSelector: {}, policyTypes: ["Ingress"], ingress: [] });
+    const sources = (rule: any): string[] =>
+      rule.from?.map((f: any) => f.podSelector.matchLabels["app.kubernetes.io/component"]) ?? ["anywhere"];
+    const ports = (rule: any): string[] => rule.ports.map((p: any) => `${p.port}/${p.protocol}`);
+    expect(policies.influxdb.ingress.map((r: any) => [sources(r), ports(r)])).toEqual([
+      [["relay", "bootstrap"], ["8086/TCP"]],
+      [["relay"], ["8089/UDP"]],
+    ]);
+    expect(policies.relay.ingress.map((r: any) => [sources(r), ports(r)])).toEqual([
+      [["haproxy", "relay"], ["9096/TCP"]],
+      [["anywhere"], ["8089/UDP"]],
+    ]);
+    expect(policies.haproxy.ingress.map((r: any) => [sources(r), ports(r)])).toEqual([[["anywhere"], ["8086/TCP"]]]);
+  });
+
+  it("creates the databases with a Job that runs the shared bootstrap script against every replica", async () => {
+    const { all } = await declare({ "influx-ha:replicas": "3" });
+    const job = one(all, "kubernetes:batch/v1:Job");
+    const container = podSpec(job).containers[0];
+    expect(container.image).toBe("influxdb:1.8.10");
+    expect(container.command).toEqual([
+      "bash",
+      "/opt/influx-ha/bootstrap-replicas.sh",
+      ...[0, 1, 2].map((i) => `http://influxdb-${i}.influx-ha.svc.cluster.local:8086`),
+    ]);
+    const files = all.find((d) => d.name === "influx-ha-workload-bootstrap-files")!;
+    expect(files.inputs.data["create-databases.influxql"]).toBe('CREATE DATABASE "telegraf"; CREATE DATABASE "app"\n');
+    expect(files.inputs.data["bootstrap-replicas.sh"]).toMatch(/^#!\/usr\/bin\/env bash/);
+    // It starts once Pulumi has seen the replicas ready.
+    const after = await Promise.all((job.opts.dependsOn as pulumi.Resource[]).map((r) => value(r.urn)));
+    expect(after.some((urn) => urn.endsWith("::influx-ha-workload-influxdb-statefulset"))).toBe(true);
+  });
+
+  it("declares only Kubernetes objects that their OpenAPI schemas accept", async () => {
+    const { all } = await declare({ "influx-ha:udpDatabase": "telegraf", "influx-ha:publicEndpoint": "false" });
+    const objects = all.filter((d) => d.type.startsWith("kubernetes:"));
+    const kinds = new Set<string>();
+    for (const object of objects) {
+      await validateKubernetesObject(object.inputs);
+      kinds.add(`${object.inputs.apiVersion}/${object.inputs.kind}`);
+    }
+    expect([...kinds].sort()).toEqual([
+      "apps/v1/Deployment",
+      "apps/v1/StatefulSet",
+      "batch/v1/Job",
+      "networking.k8s.io/v1/NetworkPolicy",
+      "policy/v1/PodDisruptionBudget",
+      "storage.k8s.io/v1/StorageClass",
+      "v1/ConfigMap",
+      "v1/Namespace",
+      "v1/Secret",
+      "v1/Service",
+    ]);
+    // The check can fail: a StatefulSet with a word for its replica count does not pass.
+    const statefulSet = one(all, "kubernetes:apps/v1:StatefulSet", "influxdb").inputs;
+    await expect(validateKubernetesObject({ ...statefulSet, spec: { ...statefulSet.spec, replicas: "three" } })).rejects.toThrow(
+      /replicas/,
+    );
+  });
+});
