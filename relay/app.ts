@@ -8,7 +8,7 @@ import { adminRoutes } from "./admin.js";
 import { BodyAbortedError, readBody } from "./body.js";
 import type { HttpListenerConfig } from "./config.js";
 import { DivergenceLog } from "./divergence.js";
-import { DurableOutput } from "./durable-output.js";
+import { DurableOutput, outputDirsIn } from "./durable-output.js";
 import { HttpError, errorBody } from "./errors.js";
 import { FanOut } from "./fanout.js";
 import { healthRoutes } from "./health.js";
@@ -28,7 +28,15 @@ export interface BuildAppOptions {
   readonly tlsPem?: Buffer;
 }
 
-const POST_ONLY = new Set(["/write", "/api/v2/write", "/api/v2/query", "/api/v1/prom/read", "/admin/flush", "/peer/fence"]);
+const POST_ONLY = new Set([
+  "/write",
+  "/api/v2/write",
+  "/api/v2/query",
+  "/api/v1/prom/read",
+  "/admin/flush",
+  "/admin/mark-in-sync",
+  "/peer/fence",
+]);
 const GET_ONLY = new Set(["/ping", "/health", "/status", "/metrics"]);
 const GET_OR_POST = new Set(["/query"]);
 /** Node's own bound on the request headers; request-timeout shortens it, never lengthens it. */
@@ -50,9 +58,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const divergences = new DivergenceLog(logger);
   const metrics = new RelayMetrics(listener.name, stats, () => outputs, { peers, divergences });
   try {
+    const outputDirsAtStart = await outputDirsIn(listener.spoolDir);
     for (const output of listener.outputs) {
       const onBackendRequest = (seconds: number, via: "live" | "replay") => metrics.observeBackend(output.name, via, seconds);
-      outputs.push(await DurableOutput.open({ output, listener, logger, onBackendRequest, divergences, peerWrites: peers }));
+      outputs.push(
+        await DurableOutput.open({ output, listener, logger, onBackendRequest, divergences, peerWrites: peers, outputDirsAtStart }),
+      );
     }
   } catch (err) {
     await Promise.all([peers.close(), ...outputs.map((output) => output.close())]);
@@ -227,7 +238,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       .send(
         errorBody(
           `${path} not found: the relay takes POST /write, POST /api/v2/write, GET or POST /query, POST /api/v2/query, ` +
-            "POST /api/v1/prom/read, /ping, /health, /status, /metrics, POST /admin/flush and POST /peer/fence",
+            "POST /api/v1/prom/read, /ping, /health, /status, /metrics, POST /admin/flush, POST /admin/mark-in-sync and POST /peer/fence",
         ),
       );
   });

@@ -3,7 +3,7 @@
 // in order, merged into batches, backing off while the backend is down. Only when the queue is empty do
 // writes go straight again, so a replica never gets an older value after a newer one. InfluxQL statements
 // (schema, users, deletes) take the same path, so they reach the replica in order with the writes.
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describeReply, type AckDecision, type Attempt } from "./ack.js";
 import type { HttpListenerConfig, HttpOutputConfig } from "./config.js";
@@ -73,7 +73,16 @@ export interface OutputHealth {
 export interface OutOfSync {
   readonly since: string;
   readonly reason: string;
+  /** When the output last dropped a write (for a new output, when it first started): a repair must begin after it. */
+  readonly lastDropAt: string;
 }
+
+/** The OUT-OF-SYNC file: markers written before lastDropAt was kept lack it, and count `since` instead. */
+type OutOfSyncMarker = Omit<OutOfSync, "lastDropAt"> & { readonly lastDropAt?: string };
+
+/** What POST /admin/mark-in-sync got: refused when a write was dropped at or after the repair began. */
+export type MarkInSyncResult =
+  { readonly kind: "cleared" | "was-in-sync" } | { readonly kind: "dropped-since"; readonly lastDropAt: number };
 
 export interface DurableOutputOptions {
   readonly output: HttpOutputConfig;
@@ -85,6 +94,11 @@ export interface DurableOutputOptions {
   readonly divergences?: DivergenceLog;
   /** What the other relays hold for this replica: a statement that reads or removes points waits for it. */
   readonly peerWrites?: PeerWrites;
+  /**
+   * The output directories the spool-dir held before this start (outputDirsIn), read once for the whole
+   * listener so that outputs opened earlier in the same start do not count.
+   */
+  readonly outputDirsAtStart: ReadonlySet<string>;
 }
 
 /** What the relay's peers hold for one replica, by the output's name. */
@@ -99,6 +113,9 @@ const INITIAL_RETRY_DELAY_MS = 500;
 /** How often a queued statement that waits for the peers' earlier writes looks again. */
 const PEER_WAIT_MS = 200;
 const OUT_OF_SYNC_FILE = "OUT-OF-SYNC";
+/** While drops go on, the marker's lastDropAt is rewritten at most this often (and once more after the last). */
+const MARKER_REWRITE_MS = 1_000;
+const NEW_OUTPUT_REASON = "a new output: its replica may lack what the others hold; run influx-ha repair";
 /** How long start waits for the first word from each backend, so /health is right from the first request. */
 const FIRST_CONTACT_WAIT_MS = 1_000;
 
@@ -114,7 +131,13 @@ export class DurableOutput {
   };
   private up = false;
   private lastError: string | undefined = "not contacted yet";
-  private outOfSync: OutOfSync | undefined;
+  private outOfSync: Omit<OutOfSync, "lastDropAt"> | undefined;
+  /** In ms; kept after the marking is cleared, so a repair that began before a drop cannot clear a later one. */
+  private lastDropAt: number | undefined;
+  private markerSavedAt = 0;
+  private markerTimer: NodeJS.Timeout | undefined;
+  /** Changes to the marker file, one at a time and in order, so the file ends as memory says. */
+  private markerSaves: Promise<void> = Promise.resolve();
   /** Writes that failed or were deferred and may be queued: while any is open, new writes wait behind them. */
   private reserved = 0;
   private retryAt = 0;
@@ -142,13 +165,36 @@ export class DurableOutput {
 
   /** Opens the output's queue under the listener's spool-dir, resuming whatever an earlier run left in it. */
   static async open(opts: DurableOutputOptions): Promise<DurableOutput> {
-    const dir = join(opts.listener.spoolDir, encodeURIComponent(opts.output.name));
+    const dirName = encodeURIComponent(opts.output.name);
+    const dir = join(opts.listener.spoolDir, dirName);
     const log = opts.logger.child({ output: opts.output.name });
+    // A spool-dir that already queues for other outputs belongs to a layout that grew this replica: it
+    // lacks what the others got before now. Its directory appears with the marker already in it, so a
+    // crash during this start cannot leave it unmarked; "+" is never in an encoded name, so a staging
+    // directory a crash left is not taken for an output's.
+    const isNewReplica = !opts.outputDirsAtStart.has(dirName) && opts.outputDirsAtStart.size > 0;
+    if (isNewReplica) {
+      const staging = `${dir}+new`;
+      await rm(staging, { recursive: true, force: true });
+      await mkdir(staging);
+      const now = new Date().toISOString();
+      await saveMarkerFile(staging, { since: now, reason: NEW_OUTPUT_REASON, lastDropAt: now });
+      await rename(staging, dir);
+      log.warn(
+        `output ${opts.output.name} is new beside the spool-dir's other outputs: marked out of sync until influx-ha repair clears it`,
+      );
+    }
     const queue = await DiskQueue.open({ dir, fsync: opts.listener.fsync, fsyncIntervalMs: opts.listener.fsyncIntervalMs, logger: log });
     const deadLetter = new DeadLetterFile(dir);
     await deadLetter.open();
     const output = new DurableOutput(opts, new HttpOutput(opts.output), queue, deadLetter, dir, log);
-    output.outOfSync = await readOutOfSync(dir);
+    const marker = await readOutOfSync(dir);
+    if (marker) {
+      output.outOfSync = { since: marker.since, reason: marker.reason };
+      // An unreadable time is taken as now: whatever it recorded happened before this start.
+      const lastDropAt = Date.parse(marker.lastDropAt ?? marker.since);
+      output.lastDropAt = Number.isNaN(lastDropAt) ? Date.now() : lastDropAt;
+    }
     if (queue.entries > 0 || output.outOfSync) output.behindEpisodes++;
     if (queue.entries > 0) {
       output.log.info({ entries: queue.entries, bytes: queue.bytes }, "resuming the queue left by the last run");
@@ -217,9 +263,33 @@ export class DurableOutput {
     const dropped = await this.queue.drop();
     this.oneByOne = 0;
     this.outOfSync = undefined;
-    await rm(join(this.dir, OUT_OF_SYNC_FILE), { force: true });
+    await this.saveMarker();
     this.log.warn(dropped, "queue flushed by an operator; the output is in sync again");
     return dropped;
+  }
+
+  /**
+   * Clears out-of-sync and keeps the queue, whose writes the replica still needs: a repair has copied to
+   * the replica what it lacked, comparing from `before` (ms). Refused, the marking kept, when a write was
+   * dropped at or after `before`: the repair cannot have covered that one.
+   */
+  async markInSync(before: number): Promise<MarkInSyncResult> {
+    if (this.lastDropAt !== undefined && this.lastDropAt >= before) return { kind: "dropped-since", lastDropAt: this.lastDropAt };
+    if (!this.outOfSync) return { kind: "was-in-sync" };
+    const cleared = this.outOfSync;
+    this.outOfSync = undefined;
+    await this.saveMarker();
+    this.log.warn(
+      {
+        before: new Date(before).toISOString(),
+        since: cleared.since,
+        reason: cleared.reason,
+        queueEntries: this.queue.entries,
+        queueBytes: this.queue.bytes,
+      },
+      "out-of-sync mark cleared by an operator (repair)",
+    );
+    return { kind: "cleared" };
   }
 
   health(): OutputHealth {
@@ -231,7 +301,7 @@ export class DurableOutput {
       behind: this.backlogged() || this.outOfSync !== undefined,
       pendingAttempts: this.reserved,
       lastError: this.up ? undefined : this.lastError,
-      outOfSync: this.outOfSync,
+      outOfSync: this.marking(),
       queue: {
         entries: queue.entries,
         bytes: queue.bytes,
@@ -251,8 +321,16 @@ export class DurableOutput {
     this.closed = true;
     this.wake?.();
     await this.sender;
+    if (this.markerTimer) await this.saveMarker().catch((err: Error) => this.log.error({ err }, "cannot record the last drop on disk"));
+    await this.markerSaves;
     await this.queue.close();
     await this.http.close();
+  }
+
+  /** The marking as /status shows it and the marker file keeps it (lastDropAt is set whenever it is marked). */
+  private marking(): OutOfSync | undefined {
+    if (!this.outOfSync) return undefined;
+    return { ...this.outOfSync, lastDropAt: new Date(this.lastDropAt ?? Date.now()).toISOString() };
   }
 
   private backlogged(): boolean {
@@ -273,7 +351,8 @@ export class DurableOutput {
     const full = this.queue.committedAndPendingBytes + frameBytes(write) > this.limitBytes();
     const oldest = this.queue.oldestAcceptedAt;
     const tooOld = oldest !== undefined && Date.now() - oldest > this.opts.output.maxQueueAgeMs;
-    if (full || tooOld) {
+    // Statements queue past the bounds: tiny, and a lost one is worse than a gap (repair would resurrect deleted points).
+    if ((full || tooOld) && !isStatement(write.api)) {
       const reason = full
         ? `its queue is full (buffer-size-mb = ${this.opts.output.bufferSizeMb})`
         : `its oldest queued write is older than max-queue-age (${this.opts.output.maxQueueAgeMs / 1000}s)`;
@@ -288,22 +367,48 @@ export class DurableOutput {
     return "queued";
   }
 
-  private drop(write: QueueEntry, reason: string): Outcome {
+  /** The first drop's marking is on disk before the write is answered: a crash then cannot lose it. */
+  private async drop(write: QueueEntry, reason: string): Promise<Outcome> {
     count(this.stats.dropped, 1, write.points, write.body.length);
+    this.lastDropAt = Date.now();
     if (!this.outOfSync) {
       if (!this.backlogged()) this.behindEpisodes++;
-      this.outOfSync = { since: new Date().toISOString(), reason };
-      writeFile(join(this.dir, OUT_OF_SYNC_FILE), `${JSON.stringify(this.outOfSync)}\n`).catch((err: Error) =>
-        this.log.error({ err }, "cannot record the out-of-sync marking on disk"),
-      );
+      this.outOfSync = { since: new Date(this.lastDropAt).toISOString(), reason };
       this.log.error(
         { reason, queueEntries: this.queue.entries, queueBytes: this.queue.bytes },
         `OUTPUT ${this.name} IS OUT OF SYNC: ${reason}. Writes it misses are now dropped for it, and its replica will lack them. ` +
-          "Resync the replica, then POST /admin/flush to clear this.",
+          "Run influx-ha repair: it copies what the replica lacks, then clears this through POST /admin/mark-in-sync and " +
+          "keeps the queue. POST /admin/flush clears it too, but drops the queue.",
       );
+      await this.saveMarker().catch((err: Error) => this.log.error({ err }, "cannot record the out-of-sync marking on disk"));
+    } else {
+      this.saveMarkerSoon();
     }
     this.warnings.warn("dropped", { reason }, `write dropped for out-of-sync output ${this.name}`);
     return "dropped";
+  }
+
+  /** Records the latest drop in the marker, at most once a second while drops go on; the last one too. */
+  private saveMarkerSoon(): void {
+    if (this.markerTimer) return;
+    const wait = this.markerSavedAt + MARKER_REWRITE_MS - Date.now();
+    const save = () => this.saveMarker().catch((err: Error) => this.log.error({ err }, "cannot record the last drop on disk"));
+    if (wait <= 0) return void save();
+    this.markerTimer = setTimeout(save, wait);
+    this.markerTimer.unref();
+  }
+
+  /** Brings the marker file in line with memory: written while out of sync, removed once in sync. */
+  private saveMarker(): Promise<void> {
+    clearTimeout(this.markerTimer);
+    this.markerTimer = undefined;
+    this.markerSavedAt = Date.now();
+    const save = this.markerSaves.then(() => {
+      const marking = this.marking();
+      return marking ? saveMarkerFile(this.dir, marking) : rm(join(this.dir, OUT_OF_SYNC_FILE), { force: true });
+    });
+    this.markerSaves = save.catch(() => undefined);
+    return save;
   }
 
   private async toDeadLetter(write: QueueEntry, reply: OutputReply): Promise<void> {
@@ -440,9 +545,36 @@ export class DurableOutput {
   }
 }
 
-async function readOutOfSync(dir: string): Promise<OutOfSync | undefined> {
+/** The names of the directories in a spool-dir that can be outputs' queues (an absent spool-dir has none). */
+export async function outputDirsIn(spoolDir: string): Promise<Set<string>> {
   try {
-    return JSON.parse(await readFile(join(dir, OUT_OF_SYNC_FILE), "utf8")) as OutOfSync;
+    const entries = await readdir(spoolDir, { withFileTypes: true });
+    return new Set(entries.filter((entry) => entry.isDirectory() && isEncodedOutputName(entry.name)).map((entry) => entry.name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Set();
+    throw err;
+  }
+}
+
+/** A queue directory's name is encodeURIComponent(output name): lost+found, on a volume's root, is not one. */
+function isEncodedOutputName(name: string): boolean {
+  try {
+    return encodeURIComponent(decodeURIComponent(name)) === name;
+  } catch {
+    return false;
+  }
+}
+
+/** Written whole or not at all: the marker is rewritten while drops go on, and a crash must not tear it. */
+async function saveMarkerFile(dir: string, marker: OutOfSync): Promise<void> {
+  const file = join(dir, OUT_OF_SYNC_FILE);
+  await writeFile(`${file}.tmp`, `${JSON.stringify(marker)}\n`);
+  await rename(`${file}.tmp`, file);
+}
+
+async function readOutOfSync(dir: string): Promise<OutOfSyncMarker | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, OUT_OF_SYNC_FILE), "utf8")) as OutOfSyncMarker;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     return { since: "unknown", reason: `the ${OUT_OF_SYNC_FILE} marker is unreadable: ${(err as Error).message}` };
