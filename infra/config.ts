@@ -3,7 +3,7 @@
 // each naming its key, and all before the program declares a single resource.
 // Every key is documented in Pulumi.yaml's config block and in infra/README.md.
 import { createHmac, createPrivateKey, X509Certificate } from "node:crypto";
-import { MIN_REPLICAS, STATS_PASSWORD } from "../topology/build.js";
+import { MIN_REPLICAS, RELAY_ADMIN_TOKEN, RELAY_ADMIN_TOKEN_RULE, STATS_PASSWORD } from "../topology/build.js";
 import { cidrContains, cidrProblem, subnetHostCount } from "./cidr.js";
 import { FIRST_NODE_HOST, VM_PORTS } from "./vm/plan.js";
 
@@ -11,7 +11,7 @@ export const NAMESPACE = "influx-ha";
 export const TARGETS = ["vm", "aks", "k8s"] as const;
 export type Target = (typeof TARGETS)[number];
 /** Keys whose values are set with `pulumi config set --secret`: stack files hold them only as `secure:` ciphertext. */
-export const SECRET_KEYS = ["influxAdminPassword", "statsPassword", "tlsCertificate", "kubeconfig"] as const;
+export const SECRET_KEYS = ["influxAdminPassword", "statsPassword", "relayAdminToken", "tlsCertificate", "kubeconfig"] as const;
 export const DATA_DISK_SKUS = ["Premium_LRS", "PremiumV2_LRS", "UltraSSD_LRS"] as const;
 export type DataDiskSku = (typeof DATA_DISK_SKUS)[number];
 const AVAILABILITY_ZONES = ["1", "2", "3"] as const;
@@ -103,6 +103,8 @@ export interface StackConfig {
   readonly clientTls: ClientTls;
   /** The HAProxy stats page's; when not configured, derived from influxAdminPassword (see deriveStatsPassword). */
   readonly statsPassword: string;
+  /** Every relay's admin-token (influx-ha repair's Bearer token); when not configured, derived from influxAdminPassword too. */
+  readonly relayAdminToken: string;
   /** Present for target "vm". */
   readonly vm: VmConfig | undefined;
   /** Present for targets "aks" and "k8s". */
@@ -207,6 +209,10 @@ export function parseStackConfig(read: ConfigReader): StackConfig {
       problems.push(`${NAMESPACE}:statsPassword must be printable ASCII without spaces or single quotes (HAProxy's config holds it)`);
     }
   }
+  const relayAdminToken = c.string("relayAdminToken", null);
+  if (relayAdminToken !== undefined && !RELAY_ADMIN_TOKEN.test(relayAdminToken)) {
+    problems.push(`${NAMESPACE}:relayAdminToken must be ${RELAY_ADMIN_TOKEN_RULE} (every relay.toml holds it)`);
+  }
 
   const publicEndpoint = c.boolean("publicEndpoint", true);
   const vm = target === "vm" ? parseVmConfig(c, replicas, { database: udpDatabase, port: udpPort }, problems) : undefined;
@@ -247,6 +253,7 @@ export function parseStackConfig(read: ConfigReader): StackConfig {
     tlsCertificate,
     clientTls,
     statsPassword: statsPassword ?? deriveStatsPassword(influxAdminPassword),
+    relayAdminToken: relayAdminToken ?? deriveRelayAdminToken(influxAdminPassword),
     vm,
     kubernetes,
     aks,
@@ -259,6 +266,11 @@ export function parseStackConfig(read: ConfigReader): StackConfig {
  */
 export function deriveStatsPassword(influxAdminPassword: string): string {
   return createHmac("sha256", influxAdminPassword).update("influx-ha haproxy stats").digest("base64url").slice(0, 24);
+}
+
+/** The relays' admin token, made the same way under another label: neither secret reveals the other. */
+export function deriveRelayAdminToken(influxAdminPassword: string): string {
+  return createHmac("sha256", influxAdminPassword).update("influx-ha relay admin token").digest("base64url").slice(0, 32);
 }
 
 /**

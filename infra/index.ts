@@ -19,12 +19,14 @@ function readStackConfig(): StackConfig {
   }
 }
 
-/** The stack's outputs: the endpoints and the stats credentials on every target, the rest where it applies. */
+/** The stack's outputs: the endpoints, the stats credentials and the relays' admin token everywhere, the rest where it applies. */
 interface StackOutputs {
   readonly clientEndpoint: pulumi.Output<string>;
   readonly udpEndpoint: pulumi.Output<string> | undefined;
   readonly statsUser: string;
   readonly statsPassword: pulumi.Output<string>;
+  /** The Bearer token of every relay's POST /admin/flush and /admin/mark-in-sync: influx-ha repair's. */
+  readonly relayAdminToken: pulumi.Output<string>;
   readonly resourceGroupName?: pulumi.Output<string>;
   /** vm: one stats page per node. aks, k8s: kubectl port-forward to the HAProxy Deployment (README). */
   readonly statsUrls?: string[];
@@ -45,6 +47,7 @@ function declare(config: StackConfig): StackOutputs {
       statsUrls: layout.statsUrls,
       statsUser: layout.statsUser,
       statsPassword: layout.statsPassword,
+      relayAdminToken: layout.relayAdminToken,
       nodePrivateIps: layout.nodePrivateIps,
     };
   }
@@ -80,6 +83,7 @@ function workloadOutputs(workload: InfluxHaWorkload): StackOutputs {
     udpEndpoint: workload.udpEndpoint,
     statsUser: workload.plan.topology.stats.user,
     statsPassword: pulumi.secret(workload.plan.topology.stats.password),
+    relayAdminToken: pulumi.secret(workload.plan.topology.relayAdminToken),
   };
 }
 
@@ -95,4 +99,5 @@ export const udpEndpoint = outputs.udpEndpoint;
 export const statsUrls = outputs.statsUrls;
 export const statsUser = outputs.statsUser;
 export const statsPassword = outputs.statsPassword;
+export const relayAdminToken = outputs.relayAdminToken;
 export const nodePrivateIps = outputs.nodePrivateIps;

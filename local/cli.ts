@@ -56,7 +56,9 @@ Ports (all on 127.0.0.1):
   With the defaults: HAProxy ${P} and stats ${P + stats}; relays ${P + relayHttp} and ${P + relayHttp + relayStride}, UDP ${P + relayUdp} and ${P + relayUdp + relayStride}; influxd-0 ${P + replicaBase + replicaHttp}, ${P + replicaBase + replicaRpc}, ${P + replicaBase + replicaUdp}/udp; influxd-1 ${P + replicaBase + replicaStride + replicaHttp}, ${P + replicaBase + replicaStride + replicaRpc}, ${P + replicaBase + replicaStride + replicaUdp}/udp.
 
 Run dir: influxd-<i>/ (influxd.conf, meta, data, wal, influxd.log), relay-<j>/ (relay.toml, spool, relay.log),
-haproxy/ (haproxy.cfg, stats-password, haproxy.log), local.lock.`;
+haproxy/ (haproxy.cfg, stats-password, haproxy.log), relay-admin-token, local.lock. The stats password and
+relay-admin-token (the Bearer token of the relays' POST /admin/flush and /admin/mark-in-sync, also in each
+relay.toml) are made up on the first start and kept, mode 0600, as are haproxy.cfg and relay.toml.`;
 
 export function parseLocalArgs(argv: readonly string[], context: CliContext): LocalCommand {
   let port: number | undefined;

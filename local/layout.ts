@@ -2,7 +2,7 @@
 // then HAProxy in front. Stopping goes the other way, so no process is left writing to one that is gone.
 // A stop ends a start under way at once, and (with `restart`) a child that exits on its own is started
 // again with backoff, as systemd (Restart=always) and the kubelet do for the deployed layouts.
-import { mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import type { ServerState } from "../haproxy/stats-csv.js";
 import { describeExit, type ExitInfo } from "./child.js";
 import { haproxyProcess, fetchServerStates } from "./haproxy-process.js";
@@ -179,7 +179,9 @@ export class LocalLayout {
 
   private async startRelay(relay: RelayPlan, signal: AbortSignal): Promise<void> {
     await mkdir(relay.dir, { recursive: true });
-    await writeFile(relay.configPath, relay.toml);
+    // It holds the admin token: its owner's only, a file from an earlier start included.
+    await writeFile(relay.configPath, relay.toml, { mode: 0o600 });
+    await chmod(relay.configPath, 0o600);
     const service: ServiceProcess = relayProcess({
       name: relay.name,
       configPath: relay.configPath,

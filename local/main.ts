@@ -10,7 +10,15 @@ import { CliError, USAGE, parseLocalArgs } from "./cli.js";
 import { LocalLayout, type LayoutLog } from "./layout.js";
 import { exitWhenDone } from "../relay/exit.js";
 import { LockedError, acquireLock } from "../relay/pid-lock.js";
-import { PlanError, planLocalLayout, statsPasswordPath, type LocalOptions, type LocalPlan } from "./plan.js";
+import {
+  PlanError,
+  planLocalLayout,
+  relayAdminTokenPath,
+  statsPasswordPath,
+  type LocalOptions,
+  type LocalPlan,
+  type LocalSecrets,
+} from "./plan.js";
 import { adoptSingleRelaySpool } from "./old-spool.js";
 import { busyPorts } from "./port-check.js";
 import { describeLayout } from "./summary.js";
@@ -35,9 +43,8 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const passwordPath = statsPasswordPath(command.runDir);
-  const savedPassword = readSavedPassword(passwordPath);
-  const plan = planWithPassword(command, savedPassword, passwordPath);
+  const secrets = keptSecrets(command.runDir);
+  const plan = planWithSecrets(command, secrets);
   try {
     ensureTools([INFLUXD, HAPROXY], log.info);
   } catch (err) {
@@ -53,9 +60,12 @@ async function main(argv: readonly string[]): Promise<number> {
     if (adoptSingleRelaySpool(plan.runDir, firstRelay.spoolDir)) {
       log.info(`moved the queue of the earlier single relay to ${firstRelay.spoolDir}: ${firstRelay.name} replays it`);
     }
-    if (savedPassword === undefined) {
-      mkdirSync(dirname(passwordPath), { recursive: true });
-      writeFileSync(passwordPath, `${plan.topology.stats.password}\n`, { mode: 0o600 });
+    // The secrets made up for this start are kept for the next, readable by their owner only.
+    const inUse: LocalSecrets = { statsPassword: plan.topology.stats.password, relayAdminToken: plan.topology.relayAdminToken };
+    for (const secret of secrets) {
+      if (secret.saved !== undefined) continue;
+      mkdirSync(dirname(secret.path), { recursive: true });
+      writeFileSync(secret.path, `${inUse[secret.key]}\n`, { mode: 0o600 });
     }
     return await run(plan, command.restart, stopRequested);
   } finally {
@@ -63,19 +73,49 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-function planWithPassword(options: LocalOptions, saved: string | undefined, passwordPath: string): LocalPlan {
+/** One of the layout's secrets: its file in the run dir, and what an earlier start saved there. */
+interface KeptSecret {
+  readonly key: keyof LocalSecrets;
+  /** In the refusal when the saved value is unusable. */
+  readonly what: string;
+  /** The topology field its problems name. */
+  readonly field: string;
+  readonly path: string;
+  readonly saved: string | undefined;
+}
+
+/** The secrets of an earlier start, so bookmarks, scrapers and influx-ha repair keep working. */
+function keptSecrets(runDir: string): KeptSecret[] {
+  const kept = (key: keyof LocalSecrets, what: string, field: string, path: string): KeptSecret => ({
+    key,
+    what,
+    field,
+    path,
+    saved: readSaved(path),
+  });
+  return [
+    kept("statsPassword", "stats password", "stats.password", statsPasswordPath(runDir)),
+    kept("relayAdminToken", "relay admin token", "relayAdminToken", relayAdminTokenPath(runDir)),
+  ];
+}
+
+/** The plan with the kept secrets, and new ones where none was kept: 24 base64url characters fit every rule. */
+function planWithSecrets(options: LocalOptions, secrets: readonly KeptSecret[]): LocalPlan {
+  const value = (key: keyof LocalSecrets): string => secrets.find((s) => s.key === key)!.saved ?? randomBytes(18).toString("base64url");
   try {
-    return planLocalLayout(options, saved ?? randomBytes(18).toString("base64url"));
+    return planLocalLayout(options, { statsPassword: value("statsPassword"), relayAdminToken: value("relayAdminToken") });
   } catch (err) {
-    if (saved !== undefined && err instanceof PlanError && err.message.includes("stats.password")) {
-      throw new Refused(`${passwordPath} holds an unusable stats password (${err.message}); delete the file to get a new one`);
+    const unusable = secrets.find((s) => s.saved !== undefined && err instanceof PlanError && err.message.includes(s.field));
+    if (unusable !== undefined) {
+      throw new Refused(
+        `${unusable.path} holds an unusable ${unusable.what} (${(err as Error).message}); delete the file to get a new one`,
+      );
     }
     throw err;
   }
 }
 
-/** The stats password of an earlier start, so bookmarks and scrapers keep working. */
-function readSavedPassword(path: string): string | undefined {
+function readSaved(path: string): string | undefined {
   try {
     return readFileSync(path, "utf8").trim();
   } catch (err) {

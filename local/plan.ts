@@ -107,12 +107,25 @@ export class PlanError extends Error {
   override readonly name = "PlanError";
 }
 
-/** Where the stats password lives: made up on the first start, then kept (main.ts). */
+/** The layout's secrets: made up on the first start, then kept in the run dir for the next ones (main.ts). */
+export interface LocalSecrets {
+  /** HAProxy's stats page, user admin. */
+  readonly statsPassword: string;
+  /** Both relays' admin-token: the Bearer token of their /admin endpoints. */
+  readonly relayAdminToken: string;
+}
+
+/** Where the stats password lives. */
 export function statsPasswordPath(runDir: string): string {
   return join(runDir, "haproxy", "stats-password");
 }
 
-export function planLocalLayout(options: LocalOptions, statsPassword: string): LocalPlan {
+/** Where the relays' admin token lives; influx-ha repair reads it from their relay.toml. */
+export function relayAdminTokenPath(runDir: string): string {
+  return join(runDir, "relay-admin-token");
+}
+
+export function planLocalLayout(options: LocalOptions, secrets: LocalSecrets): LocalPlan {
   const { port, replicas: count, runDir } = options;
   if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) {
     throw new PlanError(`--port must be a whole number from 1 to ${MAX_PORT}, not ${port}`);
@@ -150,7 +163,8 @@ export function planLocalLayout(options: LocalOptions, statsPassword: string): L
         spoolDir: join(runDir, `relay-${j}`, "spool"),
       })),
       loadBalancers: [{ name: "haproxy", ...onThisMachine, port, statsPort: port + PORT_OFFSETS.stats }],
-      stats: { password: statsPassword },
+      stats: { password: secrets.statsPassword },
+      relayAdminToken: secrets.relayAdminToken,
     });
   } catch (err) {
     // The flags were checked above, so what is left comes from the values themselves (e.g. a --db name).

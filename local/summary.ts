@@ -1,7 +1,8 @@
-// What `npm start` prints once the layout is up: where to write and query, the stats page, the logs.
+// What `npm start` prints once the layout is up: where to write and query, the stats page, where the
+// secrets are kept (never the secrets themselves), the logs.
 import { relative } from "node:path";
 import type { LocalPlan } from "./plan.js";
-import { statsPasswordPath } from "./plan.js";
+import { relayAdminTokenPath, statsPasswordPath } from "./plan.js";
 
 export function describeLayout(plan: LocalPlan): string {
   const { topology, haproxy } = plan;
@@ -24,6 +25,10 @@ export function describeLayout(plan: LocalPlan): string {
       (r) => `${plan.host}:${r.udpPort}  (${r.name}: line protocol into ${topology.udpDatabase} on every replica)`,
     ),
     ...list("relays", plan.relays, (r) => `${r.name}  ${r.url}  (/health, /status, /metrics)`),
+    [
+      "admin token",
+      `${relayAdminTokenPath(plan.runDir)}  (also in each relay.toml: the relays' Bearer token for POST /admin/flush and /admin/mark-in-sync)`,
+    ],
     ...list("replicas", plan.replicas, (r) => `${r.name}  ${r.url}`),
     ["databases", topology.databases.join(", ")],
     ["run dir", plan.runDir],

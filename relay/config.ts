@@ -123,7 +123,7 @@ export const DEFAULTS = {
 } as const;
 
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace"];
-const MIN_ADMIN_TOKEN_CHARS = 16;
+export const MIN_ADMIN_TOKEN_CHARS = 16;
 const MIB = 1024 * 1024;
 /** Largest UDP payload over IPv4. */
 const MAX_UDP_PAYLOAD = 65_507;

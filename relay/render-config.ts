@@ -1,6 +1,7 @@
 // relay.toml for one relay of a topology: influxdb-relay's format plus our keys, with every queue
-// setting written out, so the file says exactly how the relay behaves; and every other relay of the
-// topology as a peer: their /status says which replica is behind, and they fence one when asked. Pure.
+// setting written out, so the file says exactly how the relay behaves; every other relay of the
+// topology as a peer: their /status says which replica is behind, and they fence one when asked; and the
+// topology's admin token, so the admin endpoints are on wherever a relay runs. Pure.
 import type { RelayNode, Topology } from "../topology/model.js";
 import { DEFAULTS, formatHostPort } from "./config.js";
 import { formatDuration } from "./duration.js";
@@ -17,6 +18,8 @@ export function renderRelayConfig(topology: Topology, relay: RelayNode): string 
     'name = "http"',
     `bind-addr = ${at(relay.bindAddress, relay.httpPort)}`,
     `spool-dir = ${s(relay.spoolDir)}`,
+    // The Bearer token of POST /admin/flush and /admin/mark-in-sync: this file is a secret on every target.
+    `admin-token = ${s(topology.relayAdminToken)}`,
     `ack = ${s(queue.ack)}`,
     `fsync = ${s(queue.fsync)}`,
     `fsync-interval = ${s(formatDuration(queue.fsyncIntervalMs))}`,

@@ -25,7 +25,10 @@ async function main(): Promise<number> {
   }
   const runDir = await mkdtemp(join(tmpdir(), "influx-ha-soak-"));
   const port = values.port === undefined ? await freeLayoutPort() : Number(values.port);
-  const plan = planLocalLayout({ port, replicas: 2, runDir, databases: [DATABASE], watch: false }, "soak-stats-password");
+  const plan = planLocalLayout(
+    { port, replicas: 2, runDir, databases: [DATABASE], watch: false },
+    { statsPassword: "soak-stats-password", relayAdminToken: "soak-relay-admin-token" },
+  );
   const log = (line: string): void => console.log(line);
   const layout = new LocalLayout(plan, { info: (line) => log(`[local] ${line}`), warn: (line) => log(`[local] ${line}`) });
   const stop = async (): Promise<void> => {

@@ -1,7 +1,7 @@
 // TopologySpec (what a stack file or the local flags say) → Topology (everything resolved and checked).
 // Pure. Every problem is collected and reported at once, each naming the field it is about.
 import { ACK_LEVELS } from "../relay/ack.js";
-import { DEFAULTS as RELAY_DEFAULTS, FSYNC_POLICIES } from "../relay/config.js";
+import { DEFAULTS as RELAY_DEFAULTS, FSYNC_POLICIES, MIN_ADMIN_TOKEN_CHARS } from "../relay/config.js";
 import { parseGoDuration } from "../relay/duration.js";
 import type {
   LoadBalancerNode,
@@ -79,6 +79,8 @@ export interface TopologySpec {
   readonly loadBalancer?: LoadBalancerSettingsSpec;
   /** The user defaults to "admin"; there is no default password. */
   readonly stats: { readonly user?: string; readonly password: string };
+  /** Every relay's admin-token; there is no default either. */
+  readonly relayAdminToken: string;
   readonly tls?: { readonly certificatePath: string };
 }
 
@@ -126,6 +128,10 @@ const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const STATS_USER = /^[A-Za-z0-9._-]+$/;
 // Rendered inside single quotes in haproxy.cfg, where nothing is escaped: printable ASCII, no space, no quote.
 export const STATS_PASSWORD = /^[\x21-\x26\x28-\x7e]+$/;
+// Rendered into relay.toml as a TOML string, and sent as a Bearer token: long enough for the relay, printable
+// ASCII without spaces, quotes or backslashes, so it is written and read back with no escaping anywhere.
+export const RELAY_ADMIN_TOKEN = new RegExp(`^[\\x21\\x23-\\x26\\x28-\\x5b\\x5d-\\x7e]{${MIN_ADMIN_TOKEN_CHARS},}$`);
+export const RELAY_ADMIN_TOKEN_RULE = `at least ${MIN_ADMIN_TOKEN_CHARS} printable ASCII characters without spaces, quotes or backslashes`;
 const HOST = /^[A-Za-z0-9.:_-]+$/;
 
 export class TopologyError extends Error {
@@ -190,13 +196,26 @@ export function buildTopology(spec: TopologySpec): Topology {
     );
   }
   const stats = buildStats(spec.stats, problems);
+  // The problem never quotes the token: it is a secret.
+  if (!RELAY_ADMIN_TOKEN.test(spec.relayAdminToken)) problems.push(`relayAdminToken must be ${RELAY_ADMIN_TOKEN_RULE}`);
   const tls = spec.tls === undefined ? undefined : { certificatePath: spec.tls.certificatePath };
   if (tls && !tls.certificatePath.startsWith("/")) {
     problems.push(`tls.certificatePath must be an absolute path, not "${tls.certificatePath}"`);
   }
 
   if (problems.length > 0) throw new TopologyError(problems);
-  return deepFreeze({ databases, udpDatabase, replicas, relays, loadBalancers, queue, loadBalancer, stats, tls });
+  return deepFreeze({
+    databases,
+    udpDatabase,
+    replicas,
+    relays,
+    loadBalancers,
+    queue,
+    loadBalancer,
+    stats,
+    relayAdminToken: spec.relayAdminToken,
+    tls,
+  });
 }
 
 class Checker {

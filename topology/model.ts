@@ -101,6 +101,11 @@ export interface Topology {
   readonly queue: QueueSettings;
   readonly loadBalancer: LoadBalancerSettings;
   readonly stats: StatsAuth;
+  /**
+   * Every relay's admin-token, one for all: the Bearer token of their POST /admin/flush and /admin/mark-in-sync
+   * (influx-ha repair calls the latter on every relay). A secret, kept wherever the stats password is.
+   */
+  readonly relayAdminToken: string;
   /** TLS termination on the load balancers' client port; undefined: plain HTTP. */
   readonly tls: TlsSettings | undefined;
 }

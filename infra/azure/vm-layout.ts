@@ -29,6 +29,8 @@ export class VmLayout extends pulumi.ComponentResource {
   readonly statsUrls: string[];
   readonly statsUser: string;
   readonly statsPassword: pulumi.Output<string>;
+  /** Every relay's admin-token, in each node's /etc/influx-relay/relay.toml. */
+  readonly relayAdminToken: pulumi.Output<string>;
   readonly nodePrivateIps: string[];
 
   constructor(name: string, args: VmLayoutArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -97,6 +99,7 @@ export class VmLayout extends pulumi.ComponentResource {
     this.statsUrls = plan.nodes.map((n) => `${scheme}://${n.privateIp}:${VM_PORTS.stats}/`);
     this.statsUser = plan.topology.stats.user;
     this.statsPassword = pulumi.secret(config.statsPassword);
+    this.relayAdminToken = pulumi.secret(plan.topology.relayAdminToken);
     this.nodePrivateIps = plan.nodes.map((n) => n.privateIp);
     this.registerOutputs({
       resourceGroupName: this.resourceGroupName,
@@ -105,6 +108,7 @@ export class VmLayout extends pulumi.ComponentResource {
       statsUrls: this.statsUrls,
       statsUser: this.statsUser,
       statsPassword: this.statsPassword,
+      relayAdminToken: this.relayAdminToken,
       nodePrivateIps: this.nodePrivateIps,
     });
   }

@@ -69,7 +69,7 @@ export class InfluxDbReplicas extends pulumi.ComponentResource {
         readinessProbe: httpProbe("/ping", K8S_PORTS.influxdbHttp, 5, 2),
         livenessProbe: httpProbe("/ping", K8S_PORTS.influxdbHttp, 10, 6),
       }),
-      config: { mapName: config.metadata.name, mountPath: PATHS.influxdbConfigDir },
+      config: { source: { configMap: config.metadata.name }, mountPath: PATHS.influxdbConfigDir },
       volume: { name: "data", mountPath: PATHS.influxdbData, storageClassName: args.storageClassName, sizeGi: args.volumeSizeGb },
     });
 

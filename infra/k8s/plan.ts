@@ -1,6 +1,6 @@
 // The Kubernetes workload, planned as plain data: the topology every renderer reads, the names the pods
-// reach each other by, where the pods may run, and the rendered files their ConfigMaps hold. Pure: the
-// components in this folder only turn it into objects.
+// reach each other by, where the pods may run, and the rendered files their ConfigMaps and Secrets hold.
+// Pure: the components in this folder only turn it into objects.
 //
 // Each replica and each relay gets its own ClusterIP Service. Its address never changes when the pod is
 // rescheduled, so the relays' UDP sockets (connected once, at start) keep working; and it routes only to
@@ -61,7 +61,7 @@ export interface KubernetesPlan {
   readonly relayName: string;
   readonly haproxyName: string;
   readonly influxdbConfig: string;
-  /** File name (<relay pod name>.toml) → that relay's config: each pod reads its own. */
+  /** File name (<relay pod name>.toml) → that relay's config: each pod reads its own. They hold the admin token. */
   readonly relayConfigs: Readonly<Record<string, string>>;
   readonly haproxyConfig: string;
   /** SHA-256 of haproxy.cfg, as a pod-template annotation: a new config rolls the HAProxy pods. */
@@ -102,6 +102,7 @@ export function planKubernetesWorkload(config: StackConfig, k8s: KubernetesConfi
     // The HAProxy pods are alike: one load balancer of the topology stands for all of them.
     loadBalancers: [{ name: names.haproxy, address: serviceHost(names.haproxy), port: K8S_PORTS.haproxy, statsPort: K8S_PORTS.stats }],
     stats: { password: config.statsPassword },
+    relayAdminToken: config.relayAdminToken,
     ...(config.tlsCertificate === undefined ? {} : { tls: { certificatePath: `${PATHS.haproxyTlsDir}/${TLS_PEM_KEY}` } }),
   });
 

@@ -1,7 +1,7 @@
 // The relays: a StatefulSet, because each relay's durable queue needs a volume of its own that follows
-// it. Each pod reads its own rendered config (<pod name>.toml), is ready while it can take writes
-// (/health), and never shares a host with another relay. With UDP on, a Service takes the clients'
-// datagrams to the relays.
+// it. Each pod reads its own rendered config (<pod name>.toml, from a Secret, since it holds the admin
+// token), is ready while it can take writes (/health), and never shares a host with another relay. With
+// UDP on, a Service takes the clients' datagrams to the relays.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServiceType } from "../config.js";
@@ -34,9 +34,10 @@ export class RelayTier extends pulumi.ComponentResource {
     const { plan, namespace } = args;
     const relayUdpPort = plan.topology.relays[0]!.udpPort;
 
-    const config = new k8s.core.v1.ConfigMap(
+    // Each relay.toml holds the relays' admin token: a Secret, not a ConfigMap.
+    const config = new k8s.core.v1.Secret(
       `${name}-config`,
-      { metadata: { namespace, labels }, data: { ...plan.relayConfigs } },
+      { metadata: { namespace, labels }, type: "Opaque", stringData: pulumi.secret({ ...plan.relayConfigs }) },
       { parent: this },
     );
     const pods = statefulPods(this, name, {
@@ -64,7 +65,7 @@ export class RelayTier extends pulumi.ComponentResource {
         readinessProbe: httpProbe("/health", K8S_PORTS.relayHttp, 5, 2),
         livenessProbe: httpProbe("/ping", K8S_PORTS.relayHttp, 10, 6),
       }),
-      config: { mapName: config.metadata.name, mountPath: PATHS.relayConfigDir },
+      config: { source: { secret: config.metadata.name }, mountPath: PATHS.relayConfigDir },
       volume: { name: "queue", mountPath: PATHS.relaySpoolRoot, storageClassName: args.storageClassName, sizeGi: plan.relayQueueVolumeGi },
       startAfter: args.replicaServices,
     });

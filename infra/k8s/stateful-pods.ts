@@ -14,6 +14,9 @@ export interface ServicePort {
   readonly protocol: "TCP" | "UDP";
 }
 
+/** Where a pod's config files come from: a ConfigMap, or a Secret when they hold a secret. */
+export type ConfigSource = { readonly configMap: pulumi.Input<string> } | { readonly secret: pulumi.Input<string> };
+
 export interface StatefulPodsArgs {
   readonly plan: KubernetesPlan;
   readonly namespace: pulumi.Input<string>;
@@ -26,8 +29,8 @@ export interface StatefulPodsArgs {
   readonly servicePorts: readonly ServicePort[];
   /** The one container; the volume and the config are mounted into it here. */
   readonly container: k8s.types.input.core.v1.Container;
-  /** The ConfigMap mounted read-only at `mountPath`. */
-  readonly config: { readonly mapName: pulumi.Input<string>; readonly mountPath: string };
+  /** The config files, mounted read-only at `mountPath`. */
+  readonly config: { readonly source: ConfigSource; readonly mountPath: string };
   readonly volume: {
     readonly name: string;
     readonly mountPath: string;
@@ -90,7 +93,7 @@ export function statefulPods(
                 ],
               },
             ],
-            volumes: [{ name: "config", configMap: { name: args.config.mapName } }],
+            volumes: [configVolume(args.config.source)],
           },
         },
         volumeClaimTemplates: [volumeClaim(volume.name, labels, volume.storageClassName, volume.sizeGi)],
@@ -101,4 +104,10 @@ export function statefulPods(
 
   onePodAtATime(parent, `${name}-pdb`, namespace, labels);
   return { statefulSet, services };
+}
+
+function configVolume(source: ConfigSource): k8s.types.input.core.v1.Volume {
+  if ("configMap" in source) return { name: "config", configMap: { name: source.configMap } };
+  // Readable by the pod's group (fsGroup) only.
+  return { name: "config", secret: { secretName: source.secret, defaultMode: 0o440 } };
 }

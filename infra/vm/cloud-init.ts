@@ -1,7 +1,7 @@
 // A node's cloud-init user data (#cloud-config): every config file, rendered from the one topology by
 // the shared renderers, plus influx-ha-setup, which cloud-init runs once. Pure: the same plan and
-// inputs always give the same text. It holds the InfluxDB admin password: the program passes it to
-// Azure as a secret.
+// inputs always give the same text. It holds the InfluxDB admin password, the stats password and the
+// relays' admin token: the program passes it to Azure as a secret, and each lands in a file root keeps.
 import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { renderHaproxyConfig } from "../../haproxy/render.js";
@@ -66,6 +66,7 @@ export function renderCloudInit(args: NodeCloudInitArgs): string {
     RELAY_BUNDLE_URL: args.relayBundle.url,
     RELAY_BUNDLE_SHA256: args.relayBundle.sha256,
     IDENTITY_CLIENT_ID: args.relayBundle.identityClientId,
+    RELAY_CONFIG: RELAY_CONFIG_PATH,
   };
   const files: WriteFile[] = [
     {
@@ -99,7 +100,9 @@ export function renderCloudInit(args: NodeCloudInitArgs): string {
       // INFLUXDB_VERSION has Flux.
       content: renderReplicaConfig(topology, node.replica, { dir: INFLUXDB_DATA_DIR, authEnabled: true, fluxEnabled: true }),
     },
-    { path: RELAY_CONFIG_PATH, permissions: "0644", content: renderRelayConfig(topology, node.relay) },
+    // It holds the relays' admin token: root's alone until influx-ha-setup has made the relay's user, then
+    // readable by that user's group too.
+    { path: RELAY_CONFIG_PATH, permissions: "0640", content: renderRelayConfig(topology, node.relay) },
     // It holds the stats password; HAProxy's master reads it as root, its workers run as Debian's haproxy user.
     {
       path: "/etc/haproxy/haproxy.cfg",

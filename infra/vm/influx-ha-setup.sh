@@ -81,10 +81,18 @@ install_packages() {
     influxdb nodejs haproxy
 }
 
+# protect_relay_config FILE GROUP: relay.toml holds the relays' admin token; root owns it, the relay's group
+# may only read it, and no one else may.
+protect_relay_config() {
+  chown "root:$2" "$1"
+  chmod 0640 "$1"
+}
+
 # The relay bundle is a private blob: read with the node's managed identity, checked against its SHA-256.
 install_relay() {
   local token_url token bundle
   id influx-relay >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin influx-relay
+  protect_relay_config "$RELAY_CONFIG" influx-relay
   token_url="http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F&client_id=${IDENTITY_CLIENT_ID}"
   bundle=$(mktemp)
   # The identity's role assignment can take minutes to reach the storage account: retry for up to 10.

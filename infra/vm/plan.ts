@@ -114,6 +114,7 @@ export function planVmLayout(config: StackConfig, vm: VmConfig, statsPassword: s
     })),
     loadBalancers: addresses.map((address, i) => ({ name: `haproxy-${i}`, address, port: VM_PORTS.haproxy, statsPort: VM_PORTS.stats })),
     stats: { password: statsPassword },
+    relayAdminToken: config.relayAdminToken,
     ...(config.tlsCertificate === undefined ? {} : { tls: { certificatePath: TLS_CERTIFICATE_PATH } }),
   });
 

@@ -14,7 +14,7 @@ export interface LayoutFixture {
 }
 
 export interface LayoutFixtureOptions {
-  /** Names the run dir and the stats password. */
+  /** Names the run dir and the secrets. */
   readonly name: string;
   readonly databases: readonly string[];
   /** The layout's warnings: a replica or relay that died, say. */
@@ -26,7 +26,10 @@ export function useLocalLayout(opts: LayoutFixtureOptions): LayoutFixture {
   beforeAll(async () => {
     const runDir = tempDir(`influx-ha-${opts.name}-`);
     const port = await freeLayoutPort();
-    fixture.plan = planLocalLayout({ port, replicas: 2, runDir, databases: opts.databases, watch: false }, `${opts.name}-stats-password`);
+    fixture.plan = planLocalLayout(
+      { port, replicas: 2, runDir, databases: opts.databases, watch: false },
+      { statsPassword: `${opts.name}-stats-password`, relayAdminToken: `${opts.name}-relay-admin-token` },
+    );
     // Restarts off: the tests kill and restart processes themselves, as with npm start --no-restart.
     fixture.layout = new LocalLayout(fixture.plan, { info: () => undefined, warn: opts.warn ?? (() => undefined) }, { restart: false });
     await fixture.layout.start();

@@ -13,4 +13,5 @@ export const VM_SPEC: TopologySpec = {
   ],
   loadBalancers: [{ name: "haproxy-0", address: "10.0.1.10" }],
   stats: { password: "correct-horse" },
+  relayAdminToken: "relay-admin-token-1234",
 };

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../infra/config.js";
 import type { AksLayout } from "../../infra/azure/aks-layout.js";
 import { buildRelayBundle, type RelayBundle } from "../../infra/relay-bundle.js";
+import { parseConfig } from "../../relay/config.js";
 import {
   MOCK_IMAGE_DIGEST,
   MOCK_KUBECONFIG,
@@ -30,15 +31,20 @@ beforeAll(async () => {
   bundle = buildRelayBundle(await tempDir("bundle-"));
 });
 
-/** Declares an AksLayout for the stack values given and waits until every resource is registered; secrets unwrapped. */
-async function declare(overrides: Record<string, string | undefined> = {}): Promise<{ layout: AksLayout; all: Declared[] }> {
+/**
+ * Declares an AksLayout for the stack values given and waits until every resource is registered: `all` with the
+ * secrets unwrapped, `raw` as the engine received them.
+ */
+async function declare(
+  overrides: Record<string, string | undefined> = {},
+): Promise<{ layout: AksLayout; all: Declared[]; raw: Declared[] }> {
   const config = parseStackConfig(stackReader({ ...AKS_STACK, ...overrides }));
   const { AksLayout } = await import("../../infra/azure/aks-layout.js");
   const { result, all } = await graph.declare(
     (opts) => new AksLayout("influx-ha", { config, kubernetes: config.kubernetes!, aks: config.aks!, relayBundle: bundle }, opts),
     5_000,
   );
-  return { layout: result, all: all.map((d) => ({ ...d, inputs: unwrapSecrets(d.inputs) as Record<string, any> })) };
+  return { layout: result, all: all.map((d) => ({ ...d, inputs: unwrapSecrets(d.inputs) as Record<string, any> })), raw: all };
 }
 
 const ofType = (all: Declared[], type: string): Declared[] => all.filter((d) => d.type === type);
@@ -218,6 +224,26 @@ describe("the AKS layout", () => {
       ["influxdb", 1],
       ["relay", 1],
     ]);
+  });
+
+  it("keeps the relays' configs, which hold the admin token, in a Secret the relay pods mount for their group only, and in no ConfigMap", async () => {
+    const { all, raw } = await declare({ "influx-ha:relayAdminToken": "stack-relay-admin-token" });
+    const name = "influx-ha-workload-relay-config";
+    const secret = all.find((d) => d.type === "kubernetes:core/v1:Secret" && d.name === name)!;
+    expect(secret.inputs.type).toBe("Opaque");
+    const files = secret.inputs.stringData as Record<string, string>;
+    expect(Object.keys(files)).toEqual(["relay-0.toml", "relay-1.toml"]);
+    for (const [file, toml] of Object.entries(files)) expect(parseConfig(toml, file).http[0]!.adminToken).toBe("stack-relay-admin-token");
+    // The engine gets the files as a secret, so Pulumi keeps them encrypted in the state.
+    const received = raw.find((d) => d.name === name)!.inputs.stringData;
+    expect(received).not.toEqual(unwrapSecrets(received));
+
+    const relays = podSpec(one(all, "kubernetes:apps/v1:StatefulSet", "relay"));
+    expect(relays.volumes).toEqual([{ name: "config", secret: { secretName: `${name}-0a1b2c3d`, defaultMode: 0o440 } }]);
+    expect(relays.containers[0].volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/influx-relay", readOnly: true });
+    // Only that Secret holds the token: no ConfigMap, no environment, no annotation.
+    const holding = all.filter((d) => JSON.stringify(d.inputs).includes("stack-relay-admin-token")).map((d) => d.name);
+    expect(holding).toEqual([name]);
   });
 
   it("exposes HAProxy through a LoadBalancer Service and, with UDP on, the relays through an internal UDP Service", async () => {

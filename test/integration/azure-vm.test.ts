@@ -2,7 +2,7 @@
 // count, zone, SKU, rule and option. No cloud and no Pulumi CLI are involved.
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseStackConfig } from "../../infra/config.js";
+import { deriveRelayAdminToken, parseStackConfig } from "../../infra/config.js";
 import type { VmLayout } from "../../infra/azure/vm-layout.js";
 import { buildRelayBundle, type RelayBundle } from "../../infra/relay-bundle.js";
 import { MOCK_PUBLIC_IP, MOCK_SUBSCRIPTION as SUBSCRIPTION, setAzureMocks, value } from "../helpers/azure-mocks.js";
@@ -218,11 +218,20 @@ describe("the VM layout on Azure", () => {
     expect(userData[0]).toContain("IDENTITY_CLIENT_ID='client-1'");
   });
 
-  it("keeps the passwords secret: customData and the stats password are secret outputs", async () => {
+  it("keeps the passwords secret: customData, the stats password and the relays' admin token are secret outputs", async () => {
     const { all, layout } = await declare();
     // What the engine receives: osProfile, which holds customData, arrives as a secret.
     for (const vm of ofType(all, "compute:VirtualMachine")) expect(vm.inputs.osProfile[SECRET_SIGNATURE]).toBe(SECRET_VALUE);
     expect(await pulumi.isSecret(layout.statsPassword)).toBe(true);
+    expect(await pulumi.isSecret(layout.relayAdminToken)).toBe(true);
+    // The token the stack's outputs give is the one every node's relay.toml holds, and the VMs' only place for it.
+    const token = await value(layout.relayAdminToken);
+    expect(token).toBe(deriveRelayAdminToken("correct-horse-battery"));
+    for (const vm of ofType(all, "compute:VirtualMachine")) {
+      const customData = Buffer.from(unwrapSecret(vm.inputs.osProfile).customData, "base64").toString("utf8");
+      expect(customData).toContain(`admin-token = "${token}"`);
+      expect(JSON.stringify({ ...vm.inputs, osProfile: undefined })).not.toContain(token);
+    }
     expect(await pulumi.isSecret(layout.clientEndpoint)).toBe(false);
     expect(await value(layout.clientEndpoint)).toBe(`http://${MOCK_PUBLIC_IP}:8086`);
     expect(layout.udpEndpoint).toBeUndefined();

@@ -153,6 +153,7 @@ describe("a real haproxy in front of scripted relays", () => {
       // Fast checks, so state changes show within a second.
       loadBalancer: { checkInterval: "100ms", checkFall: 2, checkRise: 2 },
       stats: { password: "test-stats-password" },
+      relayAdminToken: "test-relay-admin-token",
     });
     haproxy = await startHaproxy(topology);
     for (const name of ["relay-0", "relay-1"]) await haproxy.waitForState(name, "UP");
@@ -357,6 +358,7 @@ describe("a real haproxy in front of busy relays", () => {
       loadBalancers: [{ name: "haproxy", ...at, port: await freePort(), statsPort: await freePort() }],
       loadBalancer: { relayMaxConnections: 1, connectTimeout: "1s", checkInterval: "100ms", checkFall: 2, checkRise: 2 },
       stats: { password: "test-stats-password" },
+      relayAdminToken: "test-relay-admin-token",
     });
     haproxy = await startHaproxy(topology);
     for (const name of ["relay-0", "relay-1"]) await haproxy.waitForState(name, "UP");

@@ -1,11 +1,11 @@
 // The Kubernetes workload's plan, pure: names and addresses from the one topology, and the rendered files
-// its ConfigMaps hold, checked by the real tools (haproxy -c, the relay's config loader, influxd's TOML).
+// its ConfigMaps and Secrets hold, checked by the real tools (haproxy -c, the relay's config loader, influxd's TOML).
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
-import { parseStackConfig } from "../../infra/config.js";
+import { deriveRelayAdminToken, parseStackConfig } from "../../infra/config.js";
 import { DEDICATED_POOL, planKubernetesWorkload, STATS_PASSWORD_ENV } from "../../infra/k8s/plan.js";
 import { HAPROXY, findBinary } from "../../local/tools.js";
 import { parseConfig } from "../../relay/config.js";
@@ -68,6 +68,20 @@ describe("the Kubernetes plan", () => {
       "influxdb-0.influx-ha.svc.cluster.local:8089",
       "influxdb-1.influx-ha.svc.cluster.local:8089",
     ]);
+  });
+
+  it("gives every relay the stack's admin token, derived from the admin password unless set, and keeps it out of the other files", () => {
+    const withToken = (overrides: Record<string, string | undefined>) => {
+      const p = plan({ "influx-ha:relays": "3", ...overrides });
+      const tokens = Object.entries(p.relayConfigs).map(([file, toml]) => parseConfig(toml, file).http[0]!.adminToken);
+      expect(new Set(tokens).size).toBe(1);
+      for (const text of [p.influxdbConfig, p.haproxyConfig, p.createDatabases]) expect(text).not.toContain(tokens[0]);
+      return tokens[0];
+    };
+    const derived = withToken({});
+    expect(derived).toBe(deriveRelayAdminToken("correct-horse-battery"));
+    expect(withToken({ "influx-ha:influxAdminPassword": "another-long-password" })).not.toBe(derived);
+    expect(withToken({ "influx-ha:relayAdminToken": "my-own-relay-admin-token" })).toBe("my-own-relay-admin-token");
   });
 
   it("renders one influxdb.conf for all replicas, with authentication and Flux (the 1.8 image) on, continuous queries run, and the data on the volume", () => {

@@ -1,8 +1,8 @@
 // `npm start` for real: the local layout as a child process (Debian's haproxy and two influxd, our two
 // relays) on a random base port whose whole plan is free. Writes go through HAProxy and land on both
 // replicas; the run dir is locked, a stop leaves nothing running (at any moment of start-up too), the data
-// and the stats password are still there on the next start, and a child killed -9 is started again unless
-// --no-restart.
+// and the secrets (the stats password, the relays' admin token) are still there on the next start, and a
+// child killed -9 is started again unless --no-restart.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -13,7 +13,8 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetchServerStates } from "../../local/haproxy-process.js";
 import { parseJsonLossless } from "../../local/json.js";
-import { planLocalLayout, statsPasswordPath, type LocalPlan } from "../../local/plan.js";
+import { planLocalLayout, relayAdminTokenPath, statsPasswordPath, type LocalPlan } from "../../local/plan.js";
+import { loadConfig } from "../../relay/config.js";
 import { freeLayoutPort } from "../helpers/layout-port.js";
 import { sleep, waitFor } from "../helpers/ports.js";
 import { exitOf, type RelayProcess } from "../helpers/relay-process.js";
@@ -126,8 +127,11 @@ async function pointsOn(url: string, measurement = "cpu"): Promise<unknown[]> {
 beforeAll(async () => {
   runDir = mkdtempSync(join(tmpdir(), "influx-ha-local-"));
   port = await freeLayoutPort();
-  // The layout makes up its stats password on the first start; the plan here is for the ports and paths.
-  plan = planLocalLayout({ port, replicas: 2, runDir, databases: [DB], watch: false }, "unused-password");
+  // The layout makes up its secrets on the first start; the plan here is for the ports and paths.
+  plan = planLocalLayout(
+    { port, replicas: 2, runDir, databases: [DB], watch: false },
+    { statsPassword: "unused-password", relayAdminToken: "unused-admin-token" },
+  );
 });
 
 afterAll(async () => {
@@ -150,6 +154,28 @@ describe("npm start (local/main.ts)", () => {
     expect(password).toMatch(/^[A-Za-z0-9_-]{24}$/);
     expect(first.output()).not.toContain(password);
     for (const file of [passwordPath, plan.haproxy.configPath]) expect(statSync(file).mode & 0o777, file).toBe(0o600);
+    // So is the relays' admin token, which every relay.toml holds: their admin endpoints are on.
+    const tokenPath = relayAdminTokenPath(runDir);
+    const token = readFileSync(tokenPath, "utf8").trim();
+    expect(token).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(first.output()).not.toContain(token);
+    for (const file of [tokenPath, ...plan.relays.map((r) => r.configPath)]) expect(statSync(file).mode & 0o777, file).toBe(0o600);
+    for (const relay of plan.relays) expect(loadConfig(relay.configPath).http[0]!.adminToken, relay.name).toBe(token);
+    const markInSync = async (relayUrl: string, authorization: string) => {
+      const before = new Date().toISOString();
+      const res = await request(`${relayUrl}/admin/mark-in-sync?output=influxd-1&before=${before}`, {
+        method: "POST",
+        headers: { authorization },
+      });
+      return { status: res.statusCode, body: await res.body.text() };
+    };
+    for (const relay of plan.relays) {
+      expect(await markInSync(relay.url, `Bearer ${token}`), relay.name).toMatchObject({
+        status: 200,
+        body: expect.stringContaining('"cleared":false'),
+      });
+      expect((await markInSync(relay.url, "Bearer not-the-admin-token")).status, relay.name).toBe(401);
+    }
 
     const res = await request(`${plan.clientUrl}/write?db=${DB}`, { method: "POST", body: LINE });
     expect(res.statusCode, await res.body.text()).toBe(204);
@@ -183,6 +209,8 @@ describe("npm start (local/main.ts)", () => {
       expect(await pointsOn(replica.url), replica.name).toEqual([POINT]);
     }
     expect(readFileSync(passwordPath, "utf8").trim()).toBe(password);
+    expect(readFileSync(tokenPath, "utf8").trim()).toBe(token);
+    for (const relay of plan.relays) expect(loadConfig(relay.configPath).http[0]!.adminToken, relay.name).toBe(token);
     again.child.kill("SIGTERM");
     expect(await exitOf(again, 30_000), again.output()).toBe(0);
     expect(processesOfRunDir()).toEqual([]);
@@ -336,20 +364,27 @@ describe("npm start (local/main.ts)", () => {
     }
   });
 
-  it("refuses a run dir whose saved stats password is unusable, and says how to get a new one", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "influx-ha-password-"));
-    try {
-      mkdirSync(join(dir, "haproxy"));
-      writeFileSync(statsPasswordPath(dir), "has a space\n");
-      const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts", "--port", String(port), "--run-dir", dir], { cwd: ROOT });
-      let output = "";
-      child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      const code = await new Promise((resolve) => child.on("exit", resolve));
-      expect(code).toBe(1);
-      expect(output).toContain(`${statsPasswordPath(dir)} holds an unusable stats password`);
-      expect(output).toContain("delete the file to get a new one");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+  it("refuses a run dir whose saved stats password or admin token is unusable, and says how to get a new one", async () => {
+    for (const [what, path] of [
+      ["stats password", statsPasswordPath],
+      ["relay admin token", relayAdminTokenPath],
+    ] as const) {
+      const dir = mkdtempSync(join(tmpdir(), "influx-ha-password-"));
+      try {
+        mkdirSync(join(dir, "haproxy"));
+        writeFileSync(path(dir), "has a space\n");
+        const child = spawn(process.execPath, ["--import", "tsx", "local/main.ts", "--port", String(port), "--run-dir", dir], {
+          cwd: ROOT,
+        });
+        let output = "";
+        child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+        const code = await new Promise((resolve) => child.on("exit", resolve));
+        expect(code, what).toBe(1);
+        expect(output).toContain(`${path(dir)} holds an unusable ${what}`);
+        expect(output).toContain("delete the file to get a new one");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   });
 });

@@ -1,6 +1,13 @@
 import { X509Certificate } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { certificateProblems, deriveStatsPassword, NAMESPACE, parseStackConfig, StackConfigError } from "../../infra/config.js";
+import {
+  certificateProblems,
+  deriveRelayAdminToken,
+  deriveStatsPassword,
+  NAMESPACE,
+  parseStackConfig,
+  StackConfigError,
+} from "../../infra/config.js";
 import { AKS_STACK, K8S_STACK, stackReader, VM_STACK } from "../helpers/stack-config.js";
 import { projectConfig, projectDefaults } from "../helpers/stack-files.js";
 import { selfSignedPem } from "../helpers/tls.js";
@@ -30,6 +37,7 @@ describe("parseStackConfig", () => {
       influxAdminUser: "admin",
       influxAdminPassword: "correct-horse-battery",
       statsPassword: deriveStatsPassword("correct-horse-battery"),
+      relayAdminToken: deriveRelayAdminToken("correct-horse-battery"),
     });
     expect(config.vm).toEqual({
       vmSize: "Standard_D4s_v5",
@@ -72,9 +80,16 @@ describe("parseStackConfig", () => {
         "influx-ha:dataDiskSku": "UltraSSD_LRS",
         "influx-ha:dataDiskIops": "20000",
         "influx-ha:statsPassword": "my-own-stats-pass",
+        "influx-ha:relayAdminToken": "my-own-relay-admin-token",
       }),
     );
-    expect(config).toMatchObject({ replicas: 3, publicEndpoint: false, udpDatabase: "app", statsPassword: "my-own-stats-pass" });
+    expect(config).toMatchObject({
+      replicas: 3,
+      publicEndpoint: false,
+      udpDatabase: "app",
+      statsPassword: "my-own-stats-pass",
+      relayAdminToken: "my-own-relay-admin-token",
+    });
     expect(config.vm).toMatchObject({ zones: ["1", "2"], adminCidrs: ["198.51.100.7", "2001:db8::/32"] });
     expect(config.vm!.dataDisk).toMatchObject({ sku: "UltraSSD_LRS", iops: 20000, mbps: 125 });
   });
@@ -85,6 +100,19 @@ describe("parseStackConfig", () => {
     expect(deriveStatsPassword("correct-horse-battery")).toBe(derived);
     expect(deriveStatsPassword("another-long-password")).not.toBe(derived);
     expect(derived).not.toContain("correct");
+  });
+
+  it("derives a relay admin token every relay.toml can hold, apart from the stats password, and refuses a configured one the relays could not use", () => {
+    const derived = deriveRelayAdminToken("correct-horse-battery");
+    expect(derived).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(deriveRelayAdminToken("correct-horse-battery")).toBe(derived);
+    expect(deriveRelayAdminToken("another-long-password")).not.toBe(derived);
+    expect(derived.startsWith(deriveStatsPassword("correct-horse-battery"))).toBe(false);
+    for (const token of ["short-token", "has a space in it!", 'with-"quotes"-in-it']) {
+      expect(problems({ "influx-ha:relayAdminToken": token })).toEqual([
+        "influx-ha:relayAdminToken must be at least 16 printable ASCII characters without spaces, quotes or backslashes (every relay.toml holds it)",
+      ]);
+    }
   });
 
   it("lists every problem of a bad config at once, each naming its key", () => {

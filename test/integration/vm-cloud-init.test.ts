@@ -1,8 +1,8 @@
 // A node's cloud-init, checked by the real tools: cloud-init's schema, PyYAML (what cloud-init parses
 // with), haproxy -c, the relay's own config loader, systemd-analyze verify and shellcheck; and the setup
-// script's data-disk step run for real against a loop device.
+// script's data-disk step run for real against a loop device, and its step that lets the relay read its config.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +19,8 @@ const SETUP_SCRIPT = new URL("../../infra/vm/influx-ha-setup.sh", import.meta.ur
 // YAML 1.1 would read these as a number and a base-60 number if they were not quoted.
 const TRICKY_PASSWORD = "1:20:30:40:50";
 const ADMIN_PASSWORD = `it's a "long" \\ secret`;
+// What YAML and TOML would read as syntax if the token were not kept inside relay.toml's string.
+const RELAY_ADMIN_TOKEN = "#:{relay}[admin]&token*=1";
 
 let plan: VmPlan;
 let args: NodeCloudInitArgs;
@@ -31,6 +33,7 @@ beforeAll(() => {
       "influx-ha:publicEndpoint": "false",
       "influx-ha:influxAdminPassword": ADMIN_PASSWORD,
       "influx-ha:statsPassword": TRICKY_PASSWORD,
+      "influx-ha:relayAdminToken": RELAY_ADMIN_TOKEN,
     }),
   );
   plan = planVmLayout(config, config.vm!, config.statsPassword);
@@ -105,6 +108,16 @@ describe("a node's cloud-init", () => {
       encoding: "utf8",
     });
     expect(sourced).toBe("/dev/disk/azure/scsi1/lun0\nhttps://acct.blob.core.windows.net/relay/influx-relay.mjs\nclient-1\n");
+    expect(env.content).toContain("RELAY_CONFIG='/etc/influx-relay/relay.toml'\n");
+  });
+
+  it("writes the relays' admin token into relay.toml only, which root alone can read until the setup lets the relay's group", () => {
+    const files = filesAsCloudInitReadsThem(userData);
+    expect(files.get("/etc/influx-relay/relay.toml")).toMatchObject({ owner: "root:root", permissions: "0640" });
+    const holding = [...files].filter(([, f]) => f.content.includes(RELAY_ADMIN_TOKEN)).map(([path]) => path);
+    expect(holding).toEqual(["/etc/influx-relay/relay.toml"]);
+    // Nowhere else in the user data either: not in the header, the setup's environment or runcmd.
+    expect(userData.split(RELAY_ADMIN_TOKEN)).toHaveLength(2);
   });
 
   it("renders an haproxy.cfg that passes haproxy -c, balancing over every node's relay and never reaching InfluxDB", () => {
@@ -145,6 +158,7 @@ describe("a node's cloud-init", () => {
     expect(relay.http[0]!.spoolDir).toBe("/var/lib/influx-relay/relay-1");
     expect(relay.http[0]!.peers).toEqual(["http://10.42.1.10:9096"]);
     expect(relay.udp[0]!.outputs.map((o) => `${o.host}:${o.port}`)).toEqual(["10.42.1.10:8189", "10.42.1.11:8189"]);
+    expect(relay.http[0]!.adminToken).toBe(RELAY_ADMIN_TOKEN);
   });
 
   it("renders an influxdb.conf with auth and Flux (InfluxDB 1.8) on, continuous queries run, data on the data disk and UDP into the UDP database", () => {
@@ -185,6 +199,31 @@ describe("a node's cloud-init", () => {
   it("ships a setup script that shellcheck passes", () => {
     const result = spawnSync("shellcheck", [SETUP_SCRIPT], { encoding: "utf8" });
     expect({ status: result.status, output: result.stdout + result.stderr }).toEqual({ status: 0, output: "" });
+  });
+});
+
+describe("the setup script's relay config step", () => {
+  it("gives relay.toml to root, readable by the relay's group and no one else, before the relay starts", () => {
+    const file = join(tempDir("relay-config-"), "relay.toml");
+    writeFileSync(file, 'admin-token = "secret-admin-token"\n');
+    chmodSync(file, 0o644);
+    const result = spawnSync("bash", ["-c", 'source "$1"; protect_relay_config "$2" "$3"', "bash", SETUP_SCRIPT, file, "nogroup"], {
+      encoding: "utf8",
+    });
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: "" });
+    const nogroup = Number(execFileSync("getent", ["group", "nogroup"], { encoding: "utf8" }).split(":")[2]);
+    const stat = statSync(file);
+    expect({ mode: stat.mode & 0o777, uid: stat.uid, gid: stat.gid }).toEqual({ mode: 0o640, uid: 0, gid: nogroup });
+    // install_relay does it once the relay's user exists, and before it starts the relay.
+    const script = readFileSync(SETUP_SCRIPT, "utf8");
+    const [useradd, protect, start] = [
+      "useradd --system",
+      'protect_relay_config "$RELAY_CONFIG" influx-relay',
+      "systemctl restart influx-relay",
+    ].map((step) => script.indexOf(step));
+    expect(useradd).toBeGreaterThan(0);
+    expect(protect).toBeGreaterThan(useradd!);
+    expect(start).toBeGreaterThan(protect!);
   });
 });
 

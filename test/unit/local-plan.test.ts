@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../relay/config.js";
 import { CliError, USAGE, parseLocalArgs } from "../../local/cli.js";
-import { PlanError, planLocalLayout, type LocalOptions, type LocalPlan } from "../../local/plan.js";
+import { PlanError, planLocalLayout, relayAdminTokenPath, type LocalOptions, type LocalPlan, type LocalSecrets } from "../../local/plan.js";
 import { describeLayout } from "../../local/summary.js";
 import { adoptSingleRelaySpool } from "../../local/old-spool.js";
 import { RESTART_BACKOFF, RestartBackoff } from "../../local/restart-backoff.js";
@@ -14,7 +14,9 @@ import { tempDir } from "../helpers/temp.js";
 const BASE: LocalOptions = { port: 8086, replicas: 2, runDir: "/srv/run", databases: ["telegraf"], watch: false };
 
 const PASSWORD = "stats-password-1";
-const plan = (options: Partial<LocalOptions> = {}): LocalPlan => planLocalLayout({ ...BASE, ...options }, PASSWORD);
+const ADMIN_TOKEN = "relay-admin-token-1";
+const SECRETS: LocalSecrets = { statsPassword: PASSWORD, relayAdminToken: ADMIN_TOKEN };
+const plan = (options: Partial<LocalOptions> = {}): LocalPlan => planLocalLayout({ ...BASE, ...options }, SECRETS);
 
 describe("planLocalLayout", () => {
   it("lays out the default ports and directories", () => {
@@ -81,9 +83,11 @@ describe("planLocalLayout", () => {
     expect(p.replicas.map((r) => r.name)).toEqual(["influxd-0", "influxd-1", "influxd-2", "influxd-3", "influxd-4"]);
   });
 
-  it("writes one relay.toml per relay, which the relay loads: every replica behind both listeners, its own spool, the other relay as its peer", () => {
+  it("writes one relay.toml per relay, which the relay loads: every replica behind both listeners, its own spool, the other relay as its peer, the admin token", () => {
     const p = plan({ replicas: 3 });
     const [first, second] = p.relays.map((relay) => parseConfig(relay.toml, relay.configPath));
+    expect([first!.http[0]!.adminToken, second!.http[0]!.adminToken]).toEqual([ADMIN_TOKEN, ADMIN_TOKEN]);
+    expect(relayAdminTokenPath(p.runDir)).toBe("/srv/run/relay-admin-token");
     expect(first!.http[0]!.bindAddr).toEqual({ host: "127.0.0.1", port: 8136 });
     expect(second!.http[0]!.bindAddr).toEqual({ host: "127.0.0.1", port: 8146 });
     expect(first!.http[0]!.peers).toEqual(["http://127.0.0.1:8146"]);
@@ -133,7 +137,8 @@ describe("planLocalLayout", () => {
     expect(bad({ databases: [] })).toThrow("at least one --db");
     expect(bad({ databases: ["bad\nname"] })).toThrow("is not a usable database name");
     expect(() => plan({ port: 65_535 - 112 })).not.toThrow();
-    expect(() => planLocalLayout(BASE, "short")).toThrow("stats.password must be at least 8");
+    expect(() => planLocalLayout(BASE, { ...SECRETS, statsPassword: "short" })).toThrow("stats.password must be at least 8");
+    expect(() => planLocalLayout(BASE, { ...SECRETS, relayAdminToken: "too-short" })).toThrow("relayAdminToken must be at least 16");
   });
 
   it("is pure: the same options give the same plan", () => {
@@ -202,6 +207,11 @@ describe("parseLocalArgs", () => {
     expect(USAGE).toContain("[--watch] [--no-restart]");
     expect(USAGE).toMatch(/^ {2}--no-restart {4}leave a replica, relay or HAProxy that exits on its own down/m);
   });
+
+  it("says where the run dir keeps the secrets", () => {
+    expect(USAGE).toContain("haproxy/ (haproxy.cfg, stats-password, haproxy.log), relay-admin-token, local.lock.");
+    expect(USAGE).toContain("relay-admin-token (the Bearer token of the relays' POST /admin/flush and /admin/mark-in-sync");
+  });
 });
 
 describe("RestartBackoff", () => {
@@ -226,7 +236,7 @@ describe("RestartBackoff", () => {
 });
 
 describe("describeLayout", () => {
-  it("names the endpoints, the stats page, the relays, the replicas and the logs, and ends with how to stop", () => {
+  it("names the endpoints, the stats page, the relays, where their admin token is, the replicas and the logs, and ends with how to stop", () => {
     const text = describeLayout(plan());
     for (const expected of [
       "client endpoint  http://127.0.0.1:8086",
@@ -239,10 +249,12 @@ describe("describeLayout", () => {
       "relay-1/relay.log",
       "influxd-1/influxd.log",
       "run dir          /srv/run",
+      "admin token      /srv/run/relay-admin-token  (also in each relay.toml",
     ]) {
       expect(text).toContain(expected);
     }
     expect(text).not.toContain(PASSWORD);
+    expect(text).not.toContain(ADMIN_TOKEN);
     expect(text.split("\n").at(-1)).toBe("Ctrl-C to stop (or kill $(cat /srv/run/local.lock)).");
   });
 });

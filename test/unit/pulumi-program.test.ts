@@ -1,5 +1,5 @@
 // infra/index.ts as `pulumi up` runs it, under mocks: a bad stack config stops it before any resource
-// is declared; a good one declares the layout and exports the endpoints, the secret ones as secrets.
+// is declared; a good one declares the layout and exports the endpoints and the credentials, the secret ones as secrets.
 import * as pulumi from "@pulumi/pulumi";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { MOCK_PUBLIC_IP, setAzureMocks, value } from "../helpers/azure-mocks.js";
@@ -48,6 +48,7 @@ describe("the Pulumi program", () => {
     expect(await value(program.clientEndpoint)).toBe(`http://${MOCK_PUBLIC_IP}:8086`);
     expect(program.udpEndpoint).toBeUndefined();
     expect(await pulumi.isSecret(program.kubeconfig!)).toBe(true);
+    expect(await pulumi.isSecret(program.relayAdminToken)).toBe(true);
     expect(await value(program.namespace!)).toBe("influx-ha");
     const workload = (): number => declaredTypes.filter((t) => t === "kubernetes:apps/v1:StatefulSet").length;
     await waitFor(async () => workload() >= 2, { timeoutMs: 2_000, intervalMs: 10, what: "the StatefulSets to register" });
@@ -63,6 +64,7 @@ describe("the Pulumi program", () => {
     });
     expect(await value(program.clientEndpoint)).toBe("http://influx-ha.influx-ha.svc.cluster.local:8086");
     expect(program.resourceGroupName).toBeUndefined();
+    expect(await pulumi.isSecret(program.relayAdminToken)).toBe(true);
     const workload = (): number => declaredTypes.filter((t) => t.startsWith("kubernetes:")).length;
     await waitFor(async () => workload() >= 20, { timeoutMs: 2_000, intervalMs: 10, what: "the workload to register" });
     expect(declaredTypes).toContain("pulumi:providers:kubernetes");
@@ -76,6 +78,7 @@ describe("the Pulumi program", () => {
     expect(await value(program.udpEndpoint!)).toBe("10.42.1.5:8089");
     expect(program.nodePrivateIps).toEqual(["10.42.1.10", "10.42.1.11"]);
     expect(await pulumi.isSecret(program.statsPassword)).toBe(true);
+    expect(await pulumi.isSecret(program.relayAdminToken)).toBe(true);
     // The VMs register once the relay blob's URL is known: wait for them, bounded.
     const vms = (): number => declaredTypes.filter((t) => t === "azure-native:compute:VirtualMachine").length;
     await waitFor(async () => vms() >= 2, { timeoutMs: 2_000, intervalMs: 10, what: "the VMs to register" });

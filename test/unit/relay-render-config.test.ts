@@ -1,5 +1,6 @@
 // relay.toml from the topology (relay/render-config.ts), read back by the relay's own loader: every
-// replica as an output, and every other relay of the topology, and only those, as a peer.
+// replica as an output, every other relay of the topology, and only those, as a peer, and the topology's
+// admin token.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -50,5 +51,20 @@ describe("renderRelayConfig", () => {
     expect(http.queryTimeoutMs).toBe(topology.loadBalancer.queryTimeoutMs);
     expect(http.bindAddr).toEqual({ host: "::", port: 9096 });
     expect(http.outputs.map((o) => o.location)).toEqual(["http://[fd00::4]:8086/write", "http://[fd00::5]:8086/write"]);
+  });
+
+  it("gives every relay the topology's admin token, which the relay reads back exactly, whatever characters the topology allows", () => {
+    // Every printable ASCII character the topology takes, TOML's own syntax (#, [, =, {) among them.
+    const everyAllowed = Array.from({ length: 0x7f - 0x21 }, (_, i) => String.fromCharCode(0x21 + i))
+      .filter((c) => !"\"'\\".includes(c))
+      .join("");
+    for (const relayAdminToken of [VM_SPEC.relayAdminToken, everyAllowed, "#not-a-comment-[x]={y}"]) {
+      const topology = buildTopology({ ...VM_SPEC, relayAdminToken });
+      for (const relay of topology.relays) {
+        const file = join(tempDir("relay-render-"), "relay.toml");
+        writeFileSync(file, renderRelayConfig(topology, relay));
+        expect(loadConfig(file).http[0]!.adminToken, relay.name).toBe(relayAdminToken);
+      }
+    }
   });
 });

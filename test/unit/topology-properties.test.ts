@@ -1,6 +1,6 @@
 // Property tests (fast-check) of buildTopology (topology/build.ts), the only way to make a Topology: a valid
 // layout of any size keeps every node and port as given, and each relay's relay.toml, read back by the relay's
-// own parser, sends to every replica and polls every other relay; one defect in a valid layout is refused
+// own parser, sends to every replica, polls every other relay and holds the admin token; one defect in a valid layout is refused
 // with exactly the problem naming it; and for any mix of good and bad values it either refuses with its
 // problems or returns a topology that keeps the model's rules (topology/model.ts).
 import fc from "fast-check";
@@ -16,6 +16,8 @@ const ADDRESSES = ["10.0.1.4", "10.0.1.5", "fd00::4", "influxdb.example.internal
 const BIND_ADDRESSES = ["0.0.0.0", "::", "127.0.0.1"] as const;
 const DATABASES = ["telegraf", "metrics", "app"] as const;
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** What an admin token may hold: printable ASCII but space, quotes and backslash. */
+const TOKEN_CHARACTERS = Array.from({ length: 0x7f - 0x21 }, (_, i) => String.fromCharCode(0x21 + i)).filter((c) => !`"'\\`.includes(c));
 
 /** host:port as in a URL: IPv6 in brackets. */
 const hostPort = (host: string, port: number): string => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
@@ -72,6 +74,7 @@ const validLayout: fc.Arbitrary<ValidLayout> = fc
       // Below the load balancer's default writeTimeout (60s), which must be longer.
       outputTimeout: duration(1, 59_999),
       tls: fc.option(fc.constantFrom("/etc/haproxy/influx-ha.pem", "/run/secrets/tls.pem"), { nil: undefined }),
+      relayAdminToken: fc.string({ unit: fc.constantFrom(...TOKEN_CHARACTERS), minLength: 16, maxLength: 64 }),
     });
   })
   .map((g) => {
@@ -116,6 +119,7 @@ const validLayout: fc.Arbitrary<ValidLayout> = fc
         outputTimeout: g.outputTimeout.text,
       },
       stats: { password: "correct-horse" },
+      relayAdminToken: g.relayAdminToken,
       tls: g.tls === undefined ? undefined : { certificatePath: g.tls },
     };
     const queue: Topology["queue"] = {
@@ -325,6 +329,20 @@ const defects: ReadonlyArray<fc.Arbitrary<(spec: TopologySpec) => Defect>> = [
     spec: { ...spec, stats: { password } },
     problem: "stats.password must be at least 8 printable ASCII characters without spaces or single quotes",
   })),
+  fc
+    .constantFrom(
+      "",
+      "fifteen-chars-1",
+      "has a space in it!",
+      'with-"quotes"-in-it',
+      "back\\slash-token-12",
+      "tab\there-long-enough",
+      "ünïcode-token-long",
+    )
+    .map((relayAdminToken) => (spec) => ({
+      spec: { ...spec, relayAdminToken },
+      problem: "relayAdminToken must be at least 16 printable ASCII characters without spaces, quotes or backslashes",
+    })),
   fc.constantFrom("certs/influx.pem", "influx.pem", "").map((certificatePath) => (spec) => ({
     spec: { ...spec, tls: { certificatePath } },
     problem: `tls.certificatePath must be an absolute path, not "${certificatePath}"`,
@@ -379,6 +397,7 @@ function brokenRules(t: Topology): string[] {
   if (durations.some((ms) => !(ms > 0))) broken.push("a queue duration not positive");
   if (!(t.loadBalancer.writeTimeoutMs > t.queue.outputTimeoutMs)) broken.push("writeTimeout not above outputTimeout");
   if (!/^[\x21-\x26\x28-\x7e]{8,}$/.test(t.stats.password)) broken.push("stats password");
+  if (!/^[\x21\x23-\x26\x28-\x5b\x5d-\x7e]{16,}$/.test(t.relayAdminToken)) broken.push("relay admin token");
   if (t.tls !== undefined && !t.tls.certificatePath.startsWith("/")) broken.push("relative certificate path");
   return broken;
 }
@@ -398,13 +417,14 @@ describe("buildTopology properties", () => {
         expect(nodesBindAddresses(t)).toEqual(nodesBindAddresses(spec).map((b) => b ?? "0.0.0.0"));
         expect(t.queue).toEqual(queue);
         expect(t.udpDatabase).toBe(spec.udpDatabase);
+        expect(t.relayAdminToken).toBe(spec.relayAdminToken);
         expect(brokenRules(t)).toEqual([]);
       }),
       { numRuns: 300 },
     );
   });
 
-  it("gives every relay a relay.toml, as the relay reads it, with every replica as an output and every other relay as a peer", () => {
+  it("gives every relay a relay.toml, as the relay reads it, with every replica as an output, every other relay as a peer and the admin token", () => {
     fc.assert(
       fc.property(validLayout, ({ spec }) => {
         const t = buildTopology(spec);
@@ -416,6 +436,7 @@ describe("buildTopology properties", () => {
           expect(http.spoolDir).toBe(relay.spoolDir);
           expect([http.ack, http.fsync, http.fsyncIntervalMs]).toEqual([t.queue.ack, t.queue.fsync, t.queue.fsyncIntervalMs]);
           expect(http.queryTimeoutMs).toBe(t.loadBalancer.queryTimeoutMs);
+          expect(http.adminToken).toBe(t.relayAdminToken);
           expect(http.outputs.map((o) => [o.name, o.location])).toEqual(
             t.replicas.map((r) => [r.name, new URL(`http://${hostPort(r.address, r.httpPort)}/write`).href]),
           );
@@ -500,6 +521,7 @@ describe("buildTopology properties", () => {
           { requiredKeys: [] },
         ),
         stats: fc.record({ password: text(fc.constant("correct-horse"), "short", "it's long enough") }),
+        relayAdminToken: text(fc.constant("relay-admin-token-1"), "short", "has a space in it!"),
         tls: fc.option(fc.record({ certificatePath: text(fc.constant("/etc/tls.pem"), "tls.pem") }), { nil: undefined }),
       });
     });

@@ -46,6 +46,7 @@ describe("buildTopology", () => {
     });
     expect(t.loadBalancer).toMatchObject({ writeTimeoutMs: 60_000, queryTimeoutMs: 300_000, checkFall: 3, checkRise: 2 });
     expect(t.stats).toEqual({ user: "admin", password: "correct-horse" });
+    expect(t.relayAdminToken).toBe(VM_SPEC.relayAdminToken);
     expect(t.udpDatabase).toBeUndefined();
     expect(t.tls).toBeUndefined();
   });
@@ -85,6 +86,7 @@ describe("buildTopology", () => {
       loadBalancers: [],
       queue: { ack: "most", maxQueueAge: "a day", outputTimeout: "90s", bufferSizeMb: -1 },
       stats: { user: "ad min", password: "it's-long-enough" },
+      relayAdminToken: "too-short",
       tls: { certificatePath: "certs/influx.pem" },
     });
     expect(problems).toEqual([
@@ -103,8 +105,30 @@ describe("buildTopology", () => {
       "loadBalancer.writeTimeout (60000 ms) must be longer than queue.outputTimeout (90000 ms): otherwise HAProxy gives up on a write the relays are still delivering, and the client's retry duplicates it",
       'stats.user must be letters, digits, ".", "_" or "-", not "ad min"',
       "stats.password must be at least 8 printable ASCII characters without spaces or single quotes",
+      "relayAdminToken must be at least 16 printable ASCII characters without spaces, quotes or backslashes",
       'tls.certificatePath must be an absolute path, not "certs/influx.pem"',
     ]);
+  });
+
+  it("takes a relay admin token that relay.toml and a Bearer header carry as it is, and refuses others without quoting them", () => {
+    const accepted = ["0123456789abcdef", "A-Za-z0_9.~+/=!#$%&()*,:;<>?@[]^`{|}", "x".repeat(200)];
+    for (const relayAdminToken of accepted) expect(buildTopology({ ...VM_SPEC, relayAdminToken }).relayAdminToken).toBe(relayAdminToken);
+    const refused = [
+      "",
+      "fifteen-chars-1",
+      "has a space in it!",
+      'a-"quoted"-token-1',
+      "an-'apostrophe'-token",
+      "back\\slash-token-12",
+      "tab\there-long-enough",
+      "ünïcode-token-long-enough",
+      "line\nbreak-long-enough",
+    ];
+    for (const relayAdminToken of refused) {
+      expect(problemsOf({ ...VM_SPEC, relayAdminToken }), JSON.stringify(relayAdminToken)).toEqual([
+        "relayAdminToken must be at least 16 printable ASCII characters without spaces, quotes or backslashes",
+      ]);
+    }
   });
 
   it("needs two relays: one is a single point of failure for writes", () => {
