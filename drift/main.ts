@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// Process entry of `influx-ha check|repair` (run.ts does the work).
+import { exitWhenDone } from "../relay/exit.js";
+import { runDrift } from "./run.js";
+
+// A reader that stops early (| head) closes the pipe: that ends the output, not in a stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
+exitWhenDone(
+  runDrift(process.argv.slice(2), process.env, process.cwd(), { out: (text) => process.stdout.write(text), err: process.stderr }),
+  (err) => {
+    console.error("influx-ha: unexpected error:", err);
+    return 2;
+  },
+);
