@@ -14,7 +14,7 @@
 import { isAbsolute, join } from "node:path";
 import { renderHaproxyConfig } from "../haproxy/render.js";
 import { renderRelayConfig } from "../relay/render-config.js";
-import { MIN_REPLICAS, TopologyError, buildTopology } from "../topology/build.js";
+import { MIN_REPLICAS, TopologyError, buildTopology, type QueueSpec } from "../topology/build.js";
 import type { Topology } from "../topology/model.js";
 
 export const HOST = "127.0.0.1";
@@ -48,6 +48,8 @@ export interface LocalOptions {
   readonly databases: readonly string[];
   /** Restart the relays when their sources change. */
   readonly watch: boolean;
+  /** The relays' queue bounds and ack level; the topology's defaults when absent (npm start has no flag: tests and the soak set them). */
+  readonly queue?: QueueSpec;
 }
 
 export interface ReplicaPlan {
@@ -163,6 +165,7 @@ export function planLocalLayout(options: LocalOptions, secrets: LocalSecrets): L
         spoolDir: join(runDir, `relay-${j}`, "spool"),
       })),
       loadBalancers: [{ name: "haproxy", ...onThisMachine, port, statsPort: port + PORT_OFFSETS.stats }],
+      ...(options.queue === undefined ? {} : { queue: options.queue }),
       stats: { password: secrets.statsPassword },
       relayAdminToken: secrets.relayAdminToken,
     });

@@ -4,6 +4,7 @@ import { rmSync } from "node:fs";
 import { afterAll, beforeAll } from "vitest";
 import { LocalLayout } from "../../local/layout.js";
 import { planLocalLayout, type LocalPlan } from "../../local/plan.js";
+import type { QueueSpec } from "../../topology/build.js";
 import { freeLayoutPort } from "./layout-port.js";
 import { tempDir } from "./temp.js";
 
@@ -19,6 +20,8 @@ export interface LayoutFixtureOptions {
   readonly databases: readonly string[];
   /** The layout's warnings: a replica or relay that died, say. */
   readonly warn?: (line: string) => void;
+  /** Queue bounds other than the topology's defaults (a short max-queue-age, say). */
+  readonly queue?: QueueSpec;
 }
 
 export function useLocalLayout(opts: LayoutFixtureOptions): LayoutFixture {
@@ -27,7 +30,7 @@ export function useLocalLayout(opts: LayoutFixtureOptions): LayoutFixture {
     const runDir = tempDir(`influx-ha-${opts.name}-`);
     const port = await freeLayoutPort();
     fixture.plan = planLocalLayout(
-      { port, replicas: 2, runDir, databases: opts.databases, watch: false },
+      { port, replicas: 2, runDir, databases: opts.databases, watch: false, ...(opts.queue === undefined ? {} : { queue: opts.queue }) },
       { statsPassword: `${opts.name}-stats-password`, relayAdminToken: `${opts.name}-relay-admin-token` },
     );
     // Restarts off: the tests kill and restart processes themselves, as with npm start --no-restart.

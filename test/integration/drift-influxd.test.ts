@@ -8,9 +8,10 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatLine } from "../../drift/line-protocol.js";
-import { runDrift } from "../../drift/run.js";
+import { influxHa, type InfluxHaResult } from "../helpers/influx-ha.js";
 import { startInfluxd, type Influxd } from "../helpers/influxd.js";
 import { typedPoint } from "../helpers/line-points.js";
+import { dumpDatabase } from "../helpers/replica-dump.js";
 import { waitFor } from "../helpers/ports.js";
 
 const TEST_TIMEOUT_MS = 120_000;
@@ -24,16 +25,9 @@ afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
 });
 
-/** Runs influx-ha in this process against the two replicas; its exit status and what it printed. */
-async function drift(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const [command, ...rest] = args;
-  const code = await runDrift([command!, "--replica", `a=${a.url}`, "--replica", `b=${b.url}`, ...rest], {}, process.cwd(), {
-    out: (text) => (out += text),
-    err: { write: (text: string) => (err += text) },
-  });
-  return { code, out, err };
+/** influx-ha against the two replicas. */
+function drift(command: string, ...rest: string[]): Promise<InfluxHaResult> {
+  return influxHa([command, "--replica", `a=${a.url}`, "--replica", `b=${b.url}`, ...rest]);
 }
 
 async function post(url: string, q: string, db?: string): Promise<void> {
@@ -45,21 +39,6 @@ async function post(url: string, q: string, db?: string): Promise<void> {
 async function write(url: string, db: string, body: string, rp?: string): Promise<void> {
   const res = await fetch(`${url}/write?${new URLSearchParams({ db, precision: "ns", ...(rp ? { rp } : {}) })}`, { method: "POST", body });
   if (res.status !== 204) throw new Error(`write: ${res.status} ${await res.text()}`);
-}
-
-/** Everything a replica holds in a database, as sorted lines: each point with its series and exact values, and each field's type. */
-async function dump(influxd: Influxd, db: string): Promise<string[]> {
-  const lines: string[] = [];
-  const policies = await influxd.query(`SHOW RETENTION POLICIES ON "${db}"`);
-  for (const [rp] of policies.results[0].series?.[0]?.values ?? []) {
-    const answer = await influxd.query(`SELECT * FROM "${db}"."${rp}"./.*/ GROUP BY *`, db);
-    for (const series of answer.results[0].series ?? []) {
-      for (const row of series.values) lines.push(JSON.stringify([rp, series.name, series.tags, series.columns, row]));
-    }
-    const types = await influxd.query(`SHOW FIELD KEYS FROM "${rp}"./.*/`, db);
-    for (const series of types.results[0].series ?? []) lines.push(JSON.stringify([rp, series.name, "types", series.values]));
-  }
-  return lines.sort();
 }
 
 describe("influx-ha check against real influxd", () => {
@@ -138,8 +117,8 @@ describe("influx-ha repair against real influxd", () => {
       expect(result.out).toContain('BY HAND: user "reader" is missing on b');
       expect(result.out).toContain(`CREATE USER "reader" WITH PASSWORD '<password>'`);
       expect(result.out).toMatch(/after: DRIFT: 1 schema difference\.\n$/);
-      expect(await dump(b, "odd db")).toEqual(await dump(a, "odd db"));
-      expect(await dump(b, "same")).toEqual(await dump(a, "same"));
+      expect(await dumpDatabase(b, "odd db")).toEqual(await dumpDatabase(a, "odd db"));
+      expect(await dumpDatabase(b, "same")).toEqual(await dumpDatabase(a, "same"));
       const cqs = async (r: Influxd) =>
         JSON.stringify(
           ((await r.query("SHOW CONTINUOUS QUERIES")).results[0].series as Array<{ name: string }>).sort((x, y) =>
@@ -198,7 +177,7 @@ describe("influx-ha repair against real influxd", () => {
       expect(copied).toBeLessThan(40_000);
       const rerun = await drift("repair", "--db", "halfway");
       expect(rerun.code, rerun.out + rerun.err).toBe(0);
-      expect(await dump(b, "halfway")).toEqual(await dump(a, "halfway"));
+      expect(await dumpDatabase(b, "halfway")).toEqual(await dumpDatabase(a, "halfway"));
     },
     TEST_TIMEOUT_MS,
   );
