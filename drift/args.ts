@@ -1,6 +1,6 @@
 // Flags of `influx-ha check` and `influx-ha repair`. Pure: the caller passes the environment and the clock.
 import { parseGoDuration } from "../relay/duration.js";
-import { ALL_TIME, type TimeRange } from "./influxql.js";
+import { ALL_TIME, type TimeRange } from "../relay/drift/influxql.js";
 
 export type Command = "check" | "repair";
 

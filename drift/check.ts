@@ -2,10 +2,10 @@
 // their counts of field values; with `deep`, also a digest of every bucket whose counts agree. Read-only.
 import { createHash } from "node:crypto";
 import { parseGoDuration } from "../relay/duration.js";
-import { countPolicy, diffCounts, measurementsOf, type BucketDifference, type PolicyCounts } from "./counts.js";
-import { clampTo, floorTo, source, timeCondition, type TimeRange } from "./influxql.js";
+import { countPolicy, diffCounts, measurementsOf, type BucketDifference, type PolicyCounts } from "../relay/drift/counts.js";
+import { clampTo, floorTo, source, timeCondition, type TimeRange } from "../relay/drift/influxql.js";
 import type { Progress } from "./progress.js";
-import type { Replica } from "./replica.js";
+import type { Replica } from "../relay/drift/replica.js";
 import { diffSchemas, readSchema, type ReplicaSchema, type SchemaDifference } from "./schema.js";
 
 export interface CheckOptions {

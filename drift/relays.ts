@@ -2,7 +2,7 @@
 // before a queued DELETE has replayed would bring the deleted points back), and, once the replicas match,
 // clearing their out-of-sync marks through POST /admin/mark-in-sync so reads go to the repaired replica again.
 import { request } from "undici";
-import { errorOf } from "./replica.js";
+import { errorOf } from "../relay/drift/replica.js";
 
 interface OutputStatus {
   readonly name: string;

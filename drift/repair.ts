@@ -5,8 +5,8 @@
 // repair cut short is simply run again; conflicting values are left alone unless the operator names a replica
 // to prefer. Ends with a check that proves the replicas match.
 import { checkReplicas, durationNs, hasDrift, type CheckOptions, type DriftReport } from "./check.js";
-import { countPolicy, diffCounts, pointCount, sameCounts, type BucketDifference } from "./counts.js";
-import { quoteIdent, quoteString, source, timeCondition, type TimeRange } from "./influxql.js";
+import { countPolicy, diffCounts, pointCount, sameCounts, type BucketDifference } from "../relay/drift/counts.js";
+import { quoteIdent, quoteString, source, timeCondition, type TimeRange } from "../relay/drift/influxql.js";
 import {
   FIELD_TYPES,
   FieldTypeError,
@@ -19,7 +19,7 @@ import {
 } from "./line-protocol.js";
 import { planMerge, type Conflict, type Holdings, type SeriesHoldings } from "./merge.js";
 import { RateLimit } from "./rate-limit.js";
-import { WriteRefused, type Replica, type Series } from "./replica.js";
+import { WriteRefused, type Replica, type Series } from "../relay/drift/replica.js";
 import { diffSchemas, readSchema, type RetentionPolicy, type SchemaDifference, type User } from "./schema.js";
 
 export interface RepairOptions extends CheckOptions {

@@ -1,6 +1,6 @@
 // What check and repair print: a table for people, JSON for scripts (--json). Pure: reports in, text out.
 import type { ContentDifference, DriftReport } from "./check.js";
-import { pointCount, wholeReplicas, type BucketDifference } from "./counts.js";
+import { pointCount, wholeReplicas, type BucketDifference } from "../relay/drift/counts.js";
 import type { RepairOutcome } from "./repair.js";
 import type { RetentionPolicy, SchemaDifference, User } from "./schema.js";
 

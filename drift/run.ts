@@ -7,7 +7,7 @@ import { checkReplicas, hasDrift } from "./check.js";
 import { terminalProgress } from "./progress.js";
 import { clearMarks, RelayError, waitForQueues } from "./relays.js";
 import { repairReplicas } from "./repair.js";
-import { Replica, ReplicaError, type Credentials } from "./replica.js";
+import { CredentialsError, credentialsFromEnv, Replica, ReplicaError } from "../relay/drift/replica.js";
 import { checkJson, renderCheck, renderRepair, repairJson } from "./report.js";
 import { findLayout } from "./sources.js";
 
@@ -43,7 +43,7 @@ export async function runDrift(argv: readonly string[], env: NodeJS.ProcessEnv, 
     const names = layout.replicas.map((r) => r.name);
     if (args.prefer !== undefined && !names.includes(args.prefer))
       throw new UsageError(`--prefer ${args.prefer} names no replica: they are ${names.join(", ")}`);
-    const credentials = credentialsFrom(env);
+    const credentials = credentialsFromEnv(env);
     replicas = layout.replicas.map((address) => new Replica(address, credentials, REPLICA_TIMEOUT_MS));
     const common = {
       replicas,
@@ -90,7 +90,13 @@ export async function runDrift(argv: readonly string[], env: NodeJS.ProcessEnv, 
     }
     return match && cleared.every((c) => c.problem === undefined) ? 0 : 1;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof ReplicaError || err instanceof RelayError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof ConfigError ||
+      err instanceof CredentialsError ||
+      err instanceof ReplicaError ||
+      err instanceof RelayError
+    ) {
       io.err.write(`influx-ha: ${err.message}\n`);
       return 2;
     }
@@ -98,12 +104,4 @@ export async function runDrift(argv: readonly string[], env: NodeJS.ProcessEnv, 
   } finally {
     await Promise.all(replicas.map((r) => r.close()));
   }
-}
-
-/** INFLUX_USERNAME and INFLUX_PASSWORD, as the influx CLI reads them: both or neither. */
-export function credentialsFrom(env: NodeJS.ProcessEnv): Credentials | undefined {
-  const { INFLUX_USERNAME: username, INFLUX_PASSWORD: password } = env;
-  if (username === undefined && password === undefined) return undefined;
-  if (!username || password === undefined) throw new UsageError("set both INFLUX_USERNAME and INFLUX_PASSWORD, or neither");
-  return { username, password };
 }

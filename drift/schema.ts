@@ -1,7 +1,7 @@
 // The schema of each replica (databases, retention policies, continuous queries, users and their grants),
 // and where the replicas differ. Reading is one round of SHOW statements per replica; the comparison is pure.
-import { quoteIdent } from "./influxql.js";
-import { rowsOf, type Replica } from "./replica.js";
+import { quoteIdent } from "../relay/drift/influxql.js";
+import { rowsOf, type Replica } from "../relay/drift/replica.js";
 
 export interface RetentionPolicy {
   /** As influxd prints it: "0s" (infinite), "168h0m0s". */

@@ -4,7 +4,7 @@ import { readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadConfig, type HostPort, type RelayConfig } from "../relay/config.js";
 import { UsageError, type Where } from "./args.js";
-import type { ReplicaAddress } from "./replica.js";
+import { replicaBaseUrl, type ReplicaAddress } from "../relay/drift/replica.js";
 
 export interface Layout {
   readonly replicas: readonly ReplicaAddress[];
@@ -51,7 +51,7 @@ export function layoutOf(configs: readonly RelayConfig[]): Layout {
   for (const config of configs) {
     for (const listener of config.http) {
       for (const output of listener.outputs) {
-        if (!replicas.has(output.name)) replicas.set(output.name, { name: output.name, url: replicaBase(output.location) });
+        if (!replicas.has(output.name)) replicas.set(output.name, { name: output.name, url: replicaBaseUrl(output.location) });
       }
       relays.add(listenerUrl(listener.bindAddr, listener.sslCombinedPem !== undefined));
       for (const peer of listener.peers) relays.add(peer.replace(/\/+$/, ""));
@@ -60,14 +60,6 @@ export function layoutOf(configs: readonly RelayConfig[]): Layout {
   }
   if (replicas.size < 2) throw new UsageError(`the relay config names ${replicas.size} HTTP output: there is nothing to compare`);
   return { replicas: [...replicas.values()], relays: [...relays], adminToken };
-}
-
-/** An output's location is the replica's /write URL; its base is the rest. */
-function replicaBase(location: string): string {
-  const url = new URL(location);
-  url.pathname = url.pathname.replace(/\/write\/?$/, "");
-  url.search = "";
-  return url.href.replace(/\/+$/, "");
 }
 
 /** How this machine reaches a listener: one bound to every interface is asked on loopback. */

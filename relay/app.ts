@@ -8,6 +8,8 @@ import { adminRoutes } from "./admin.js";
 import { BodyAbortedError, readBody } from "./body.js";
 import type { HttpListenerConfig } from "./config.js";
 import { DivergenceLog } from "./divergence.js";
+import { DriftWatch } from "./drift/watch.js";
+import { credentialsFromEnv, replicaBaseUrl } from "./drift/replica.js";
 import { DurableOutput, outputDirsIn } from "./durable-output.js";
 import { HttpError, errorBody } from "./errors.js";
 import { FanOut } from "./fanout.js";
@@ -56,7 +58,17 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     logger,
   });
   const divergences = new DivergenceLog(logger);
-  const metrics = new RelayMetrics(listener.name, stats, () => outputs, { peers, divergences });
+  const drift =
+    listener.driftCheckIntervalMs > 0
+      ? new DriftWatch({
+          replicas: listener.outputs.map((o) => ({ name: o.name, url: replicaBaseUrl(o.location) })),
+          intervalMs: listener.driftCheckIntervalMs,
+          windowMs: listener.driftCheckWindowMs,
+          credentials: credentialsFromEnv(process.env),
+          logger,
+        })
+      : undefined;
+  const metrics = new RelayMetrics(listener.name, stats, () => outputs, { peers, divergences, drift });
   try {
     const outputDirsAtStart = await outputDirsIn(listener.spoolDir);
     for (const output of listener.outputs) {
@@ -66,10 +78,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       );
     }
   } catch (err) {
-    await Promise.all([peers.close(), ...outputs.map((output) => output.close())]);
+    await Promise.all([peers.close(), drift?.close(), ...outputs.map((output) => output.close())]);
     throw err;
   }
   peers.start();
+  drift?.start();
 
   // request-timeout bounds the whole request, headers and body, but not the time to answer it. Node checks
   // it every connectionsCheckingInterval (30 s by default), and cuts a body short only once the longer of it
@@ -113,7 +126,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   });
   app.addHook("onClose", async () => {
     await fanOut.settled();
-    await Promise.all([peers.close(), ...outputs.map((output) => output.close())]);
+    await Promise.all([peers.close(), drift?.close(), ...outputs.map((output) => output.close())]);
   });
 
   // Line protocol arrives under any content type (or none); every body is read raw, gzip inflated, and a
@@ -246,7 +259,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.get("/metrics", async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   writeRoutes(app, { listener, fanOut, stats });
   queryRoutes(app, { outputs, peers, fanOut, metrics, queryTimeoutMs: listener.queryTimeoutMs });
-  healthRoutes(app, { ack: listener.ack, outputs, stats, peers, divergences });
+  healthRoutes(app, { ack: listener.ack, outputs, stats, peers, divergences, drift });
   adminRoutes(app, { adminToken: listener.adminToken, outputs });
   peerRoutes(
     app,

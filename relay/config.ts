@@ -61,6 +61,10 @@ export interface HttpListenerConfig {
   readonly requestTimeoutMs: number;
   /** How long a kept-alive connection may wait for its next request. */
   readonly idleTimeoutMs: number;
+  /** How often the listener compares its outputs' recent points (relay/drift/watch.ts); 0 turns it off. */
+  readonly driftCheckIntervalMs: number;
+  /** How far back each drift check looks. */
+  readonly driftCheckWindowMs: number;
 }
 
 export type FsyncPolicy = "always" | "interval";
@@ -118,12 +122,16 @@ export const DEFAULTS = {
   requestTimeout: "60s",
   /** fastify's own keep-alive timeout, kept: longer than the 60 s idle timeout of many proxies and load balancers. */
   idleTimeout: "72s",
+  /** Off: each check reads every replica's counts for the window, which an operator turns on knowingly. */
+  driftCheckInterval: "0s",
+  driftCheckWindow: "1h",
   udpMtu: 1024,
   writeApi: "auto" as WriteApiSetting,
 } as const;
 
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace"];
 export const MIN_ADMIN_TOKEN_CHARS = 16;
+const MIN_DRIFT_CHECK_INTERVAL_MS = 1_000;
 const MIB = 1024 * 1024;
 /** Largest UDP payload over IPv4. */
 const MAX_UDP_PAYLOAD = 65_507;
@@ -198,12 +206,20 @@ function readHttpListener(t: Table, index: number): HttpListenerConfig {
     maxInflightBytes: t.integer("max-inflight-mb", DEFAULTS.maxInflightMb, { min: 1 }) * MIB,
     requestTimeoutMs: t.duration("request-timeout", DEFAULTS.requestTimeout, { positive: true }),
     idleTimeoutMs: t.duration("idle-timeout", DEFAULTS.idleTimeout, { positive: true }),
+    driftCheckIntervalMs: t.duration("drift-check-interval", DEFAULTS.driftCheckInterval),
+    driftCheckWindowMs: t.duration("drift-check-window", DEFAULTS.driftCheckWindow, { positive: true }),
   };
   t.rejectUnknownKeys();
   if (listener.maxInflightBytes > 0 && listener.maxInflightBytes < listener.maxBodySize) {
     t.problem(
       "max-inflight-mb",
       `${listener.maxInflightBytes / MIB} MiB is less than max-body-size (${listener.maxBodySize} bytes): a body of that size could never be taken`,
+    );
+  }
+  if (listener.driftCheckIntervalMs > 0 && listener.driftCheckIntervalMs < MIN_DRIFT_CHECK_INTERVAL_MS) {
+    t.problem(
+      "drift-check-interval",
+      `must be 0s (off) or at least ${MIN_DRIFT_CHECK_INTERVAL_MS / 1000}s: each check reads every replica`,
     );
   }
   checkOutputs(t, listener.outputs);

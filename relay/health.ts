@@ -2,6 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import { requiredAccepts, type AckLevel } from "./ack.js";
 import type { DivergenceLog } from "./divergence.js";
+import type { DriftWatch } from "./drift/watch.js";
 import type { DurableOutput, OutputHealth } from "./durable-output.js";
 import type { Peers } from "./peers.js";
 import type { ListenerStats } from "./stats.js";
@@ -13,6 +14,7 @@ export interface HealthRoutesOptions {
   readonly stats: ListenerStats;
   readonly peers: Peers;
   readonly divergences: DivergenceLog;
+  readonly drift?: DriftWatch | undefined;
 }
 
 /**
@@ -75,6 +77,19 @@ export function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptions): v
       })),
       fencedByPeers: [...fenced],
       divergences: { total: opts.divergences.total, recent: opts.divergences.recent },
+      ...(opts.drift === undefined ? {} : { driftCheck: driftStatus(opts.drift) }),
     });
   });
+}
+
+/** The last drift check's findings, and why the latest failed if it did. */
+function driftStatus(drift: DriftWatch): object {
+  const { last, lastError, runs } = drift;
+  return {
+    runs,
+    lastCheckAt: last === undefined ? null : new Date(last.at).toISOString(),
+    lastCheckMs: last === undefined ? null : Math.round(last.durationMs),
+    outputs: last === undefined ? {} : Object.fromEntries(last.outputs),
+    ...(lastError === undefined ? {} : { lastError }),
+  };
 }

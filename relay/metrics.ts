@@ -3,6 +3,7 @@
 // the backend latency histogram is observed as requests happen.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration } from "prom-client";
 import type { DivergenceLog } from "./divergence.js";
+import type { DriftWatch, OutputDrift } from "./drift/watch.js";
 import type { DurableOutput, OutputStats, Tally, Via } from "./durable-output.js";
 import type { Peers } from "./peers.js";
 import type { ListenerStats } from "./stats.js";
@@ -13,6 +14,8 @@ type OutputLabel = "output";
 export interface ClusterSources {
   readonly peers: Peers;
   readonly divergences: DivergenceLog;
+  /** With drift-check-interval set: what the last check of the outputs' recent points found. */
+  readonly drift?: DriftWatch | undefined;
 }
 
 export class RelayMetrics {
@@ -170,6 +173,42 @@ export class RelayMetrics {
         for (const peer of cluster.peers.states()) this.set({ peer: peer.url }, Number(peer.reachable));
       },
     });
+    const { drift } = cluster;
+    if (drift !== undefined) {
+      const lastCheck = (read: (d: OutputDrift) => number) => (set: Setter<OutputLabel>) => {
+        for (const [output, d] of drift.last?.outputs ?? []) set({ output }, read(d));
+      };
+      readGauge(
+        registers,
+        "influx_relay_drift_buckets",
+        "Buckets of the last drift-check-window where the output holds fewer points than another replica, at the last drift check.",
+        lastCheck((d) => d.buckets),
+      );
+      readGauge(
+        registers,
+        "influx_relay_drift_missing_points",
+        "Points the output lacks against the fullest replica over the last drift-check-window, at the last drift check.",
+        lastCheck((d) => d.missingPoints),
+      );
+      new Gauge({
+        name: "influx_relay_drift_check_timestamp_seconds",
+        help: "When the last drift check that read every replica ran (Unix time); 0 before the first.",
+        registers,
+        collect(this: Gauge) {
+          this.set((drift.last?.at ?? 0) / 1000);
+        },
+      });
+      readCounter(
+        registers,
+        "influx_relay_drift_checks_total",
+        "Drift checks run, by result (failed: a replica did not answer).",
+        ["result"],
+        (set) => {
+          set({ result: "ok" }, drift.runs.ok);
+          set({ result: "failed" }, drift.runs.failed);
+        },
+      );
+    }
     this.reads = new Counter({
       name: "influx_relay_reads_total",
       help: 'Reads sent to each replica; stale="true" when no replica was in sync and this one was the least behind.',

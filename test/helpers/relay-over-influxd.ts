@@ -14,11 +14,14 @@ export interface RelayOverInfluxd {
   readonly url: string;
 }
 
-export async function startRelayOverInfluxd(replicas: readonly Influxd[]): Promise<RelayOverInfluxd> {
+/** `listenerKeys`: more lines for the [[http]] block, e.g. 'drift-check-interval = "1s"'. */
+export async function startRelayOverInfluxd(replicas: readonly Influxd[], listenerKeys: readonly string[] = []): Promise<RelayOverInfluxd> {
   const port = await freePort();
   const outputs = replicas.map((r, i) => `{ name = "influx${i}", location = "${r.writeUrl}", timeout = "10s" }`);
   const config = parseConfig(
-    `[[http]]\nbind-addr = "127.0.0.1:${port}"\nspool-dir = "${tempDir()}"\noutput = [${outputs.join(", ")}]`,
+    [`[[http]]`, `bind-addr = "127.0.0.1:${port}"`, `spool-dir = "${tempDir()}"`, ...listenerKeys, `output = [${outputs.join(", ")}]`].join(
+      "\n",
+    ),
     "relay-over-influxd.toml",
   );
   return { relay: await startRelay(config, captureLog().logger), port, url: `http://127.0.0.1:${port}` };

@@ -123,6 +123,24 @@ describe("durability keys", () => {
   });
 });
 
+describe("the drift check", () => {
+  it("is off by default, over a 1h window, and takes an interval of 1s or more", () => {
+    const off = parseConfig(`[[http]]\nbind-addr = ":9096"\n${OUTPUTS}`, "relay.toml").http[0]!;
+    expect([off.driftCheckIntervalMs, off.driftCheckWindowMs]).toEqual([0, 3_600_000]);
+    const on = parseConfig(
+      `[[http]]\nbind-addr = ":9096"\ndrift-check-interval = "5m"\ndrift-check-window = "6h"\n${OUTPUTS}`,
+      "relay.toml",
+    ).http[0]!;
+    expect([on.driftCheckIntervalMs, on.driftCheckWindowMs]).toEqual([300_000, 21_600_000]);
+    expect(() =>
+      parseConfig(`[[http]]\nbind-addr = ":9096"\ndrift-check-interval = "500ms"\ndrift-check-window = "0s"\n${OUTPUTS}`, "relay.toml"),
+    ).toThrow(
+      'relay.toml: invalid configuration:\n  - http[0].drift-check-window: "0s" must be greater than zero\n' +
+        "  - http[0].drift-check-interval: must be 0s (off) or at least 1s: each check reads every replica",
+    );
+  });
+});
+
 describe("peers and reads", () => {
   it("defaults to no peers, a 1s poll, a 500ms peer timeout and a 5m query timeout", () => {
     const http = parseConfig(`[[http]]\nbind-addr = ":9096"\n${OUTPUTS}`, "relay.toml").http[0]!;

@@ -1,7 +1,7 @@
 // drift/args.ts: the command line of influx-ha check and repair, and every mistake named plainly.
 import { describe, expect, it } from "vitest";
 import { parseDriftArgs, UsageError } from "../../drift/args.js";
-import { ALL_TIME } from "../../drift/influxql.js";
+import { ALL_TIME } from "../../relay/drift/influxql.js";
 
 const NOW = Date.parse("2026-11-27T12:00:00Z");
 const parse = (...argv: string[]) => parseDriftArgs(argv, NOW);

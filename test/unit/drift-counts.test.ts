@@ -2,8 +2,8 @@
 // and buckets aligned as influxd aligns shard groups and GROUP BY time, for negative times too.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { countQuery, diffCounts, pointCount, sameCounts, wholeReplicas, type PolicyCounts } from "../../drift/counts.js";
-import { ALL_TIME, clampTo, floorTo, quoteIdent } from "../../drift/influxql.js";
+import { countQuery, diffCounts, pointCount, sameCounts, wholeReplicas, type PolicyCounts } from "../../relay/drift/counts.js";
+import { ALL_TIME, clampTo, floorTo, quoteIdent } from "../../relay/drift/influxql.js";
 
 const WEEK = 604_800_000_000_000n;
 const counts = (entries: Record<string, Record<string, Record<string, number>>>): PolicyCounts =>

@@ -9,11 +9,31 @@ export interface Credentials {
   readonly password: string;
 }
 
+/** INFLUX_USERNAME and INFLUX_PASSWORD, as the influx CLI reads them: both or neither. */
+export function credentialsFromEnv(env: NodeJS.ProcessEnv): Credentials | undefined {
+  const { INFLUX_USERNAME: username, INFLUX_PASSWORD: password } = env;
+  if (username === undefined && password === undefined) return undefined;
+  if (!username || password === undefined) throw new CredentialsError("set both INFLUX_USERNAME and INFLUX_PASSWORD, or neither");
+  return { username, password };
+}
+
+export class CredentialsError extends Error {
+  override readonly name = "CredentialsError";
+}
+
 export interface ReplicaAddress {
   /** The replica's name in the relays' config (influxd-1), or its URL when it was given bare. */
   readonly name: string;
   /** Base URL: http://host:8086 */
   readonly url: string;
+}
+
+/** An output's location is its replica's /write URL; the replica's base URL is the rest. */
+export function replicaBaseUrl(location: string): string {
+  const url = new URL(location);
+  url.pathname = url.pathname.replace(/\/write\/?$/, "");
+  url.search = "";
+  return url.href.replace(/\/+$/, "");
 }
 
 /** A series of one statement's answer, as influxd sends it with GROUP BY. */
