@@ -5,6 +5,16 @@ import { join, resolve } from "node:path";
 import { TomlError, parse as parseToml } from "smol-toml";
 import { ACK_LEVELS, type AckLevel } from "./ack.js";
 import { parseGoDuration } from "./duration.js";
+import {
+  DEFAULTS,
+  FSYNC_POLICIES,
+  LOG_LEVELS,
+  MIN_ADMIN_TOKEN_CHARS,
+  WRITE_API_SETTINGS,
+  type FsyncPolicy,
+  type LogLevel,
+  type WriteApiSetting,
+} from "./defaults.js";
 import { PRECISIONS, type Precision } from "./precision.js";
 
 export interface HostPort {
@@ -28,9 +38,6 @@ export interface HttpOutputConfig {
   /** How /api/v2/write requests reach the backend: "v2" as they are, "v1" through its /write, "auto" by its version. */
   readonly writeApi: WriteApiSetting;
 }
-
-export type WriteApiSetting = "auto" | "v1" | "v2";
-export const WRITE_API_SETTINGS: readonly WriteApiSetting[] = ["auto", "v1", "v2"];
 
 export interface HttpListenerConfig {
   readonly name: string;
@@ -67,9 +74,6 @@ export interface HttpListenerConfig {
   readonly driftCheckWindowMs: number;
 }
 
-export type FsyncPolicy = "always" | "interval";
-export const FSYNC_POLICIES: readonly FsyncPolicy[] = ["always", "interval"];
-
 export interface UdpOutputConfig {
   readonly name: string;
   readonly host: string;
@@ -86,8 +90,6 @@ export interface UdpListenerConfig {
   readonly outputs: readonly UdpOutputConfig[];
 }
 
-export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
-
 export interface RelayConfig {
   readonly file: string;
   readonly shutdownTimeoutMs: number;
@@ -96,41 +98,6 @@ export interface RelayConfig {
   readonly udp: readonly UdpListenerConfig[];
 }
 
-export const DEFAULTS = {
-  shutdownTimeout: "10s",
-  logLevel: "info" as LogLevel,
-  outputTimeout: "10s",
-  bufferSizeMb: 1024,
-  maxQueueAge: "24h",
-  maxBatchKb: 512,
-  maxDelayInterval: "10s",
-  /** InfluxDB's own [http] max-body-size. */
-  maxBodySize: 25_000_000,
-  /** The listener's name is added below it. */
-  spoolRoot: "/var/lib/influx-relay",
-  ack: "one" as AckLevel,
-  fsync: "always" as FsyncPolicy,
-  fsyncInterval: "1s",
-  udpPrecision: "n" as Precision,
-  peerPollInterval: "1s",
-  peerTimeout: "500ms",
-  /** InfluxQL over a long range can think for minutes. */
-  queryTimeout: "5m",
-  /** MiB of request bodies in flight per listener: 32 bodies of 8 MiB. */
-  maxInflightMb: 256,
-  /** Time enough for a max-body-size body (25 MB) at 420 kB/s. */
-  requestTimeout: "60s",
-  /** fastify's own keep-alive timeout, kept: longer than the 60 s idle timeout of many proxies and load balancers. */
-  idleTimeout: "72s",
-  /** Off: each check reads every replica's counts for the window, which an operator turns on knowingly. */
-  driftCheckInterval: "0s",
-  driftCheckWindow: "1h",
-  udpMtu: 1024,
-  writeApi: "auto" as WriteApiSetting,
-} as const;
-
-const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace"];
-export const MIN_ADMIN_TOKEN_CHARS = 16;
 const MIN_DRIFT_CHECK_INTERVAL_MS = 1_000;
 const MIB = 1024 * 1024;
 /** Largest UDP payload over IPv4. */

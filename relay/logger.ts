@@ -1,6 +1,6 @@
 // One pino logger for the process; fastify and the UDP listeners share it.
 import { pino, type Logger } from "pino";
-import type { LogLevel } from "./config.js";
+import type { LogLevel } from "./defaults.js";
 
 export type { Logger };
 

@@ -4,7 +4,8 @@
 // through its /write (write-api). An answer whose headers HTTP forbids is InfluxDB 1.x echoing a refused
 // line, control characters included: it is read as the refusal it is, not as a backend that did not answer.
 import { Pool, type Dispatcher } from "undici";
-import type { HttpOutputConfig, WriteApiSetting } from "./config.js";
+import type { HttpOutputConfig } from "./config.js";
+import type { WriteApiSetting } from "./defaults.js";
 import { errorBody } from "./errors.js";
 import { takesV2Writes, v2WriteAsV1 } from "./v2-to-v1.js";
 

@@ -3,7 +3,8 @@
 // topology as a peer: their /status says which replica is behind, and they fence one when asked; and the
 // topology's admin token, so the admin endpoints are on wherever a relay runs. Pure.
 import type { RelayNode, Topology } from "../topology/model.js";
-import { DEFAULTS, formatHostPort } from "./config.js";
+import { formatHostPort } from "./config.js";
+import { DEFAULTS } from "./defaults.js";
 import { formatDuration } from "./duration.js";
 
 export function renderRelayConfig(topology: Topology, relay: RelayNode): string {

@@ -1,7 +1,7 @@
 // TopologySpec (what a stack file or the local flags say) → Topology (everything resolved and checked).
 // Pure. Every problem is collected and reported at once, each naming the field it is about.
 import { ACK_LEVELS } from "../relay/ack.js";
-import { DEFAULTS as RELAY_DEFAULTS, FSYNC_POLICIES, MIN_ADMIN_TOKEN_CHARS } from "../relay/config.js";
+import { DEFAULTS as RELAY_DEFAULTS, FSYNC_POLICIES, MIN_ADMIN_TOKEN_CHARS } from "../relay/defaults.js";
 import { parseGoDuration } from "../relay/duration.js";
 import type {
   LoadBalancerNode,

@@ -2,7 +2,7 @@
 // cloud-init and the Kubernetes objects) and every target (local, VMs, AKS) reads it and nothing else.
 // buildTopology (build.ts) is the only way to make one, so a Topology is always valid.
 import type { AckLevel } from "../relay/ack.js";
-import type { FsyncPolicy } from "../relay/config.js";
+import type { FsyncPolicy } from "../relay/defaults.js";
 
 /** Where a process runs and listens. Nodes with the same address share one port space. */
 export interface NodeAddress {

@@ -11,7 +11,7 @@ import { renderHaproxyConfig } from "../../haproxy/render.js";
 import { createDatabasesStatement } from "../../influxdb/influxql.js";
 import { renderReplicaConfig } from "../../influxdb/render-config.js";
 import { renderRelayConfig } from "../../relay/render-config.js";
-import { DEFAULTS as RELAY_DEFAULTS } from "../../relay/config.js";
+import { DEFAULTS as RELAY_DEFAULTS } from "../../relay/defaults.js";
 import { buildTopology } from "../../topology/build.js";
 import type { Topology } from "../../topology/model.js";
 

@@ -1,6 +1,6 @@
 // systemd units a node's cloud-init writes: the relay's service, and a drop-in that keeps InfluxDB off
 // the OS disk. Pure.
-import { DEFAULTS as RELAY_DEFAULTS } from "../../relay/config.js";
+import { DEFAULTS as RELAY_DEFAULTS } from "../../relay/defaults.js";
 import { parseGoDuration } from "../../relay/duration.js";
 import { INFLUXDB_DATA_DIR } from "./plan.js";
 

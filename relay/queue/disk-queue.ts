@@ -7,7 +7,7 @@
 import { mkdirSync, readdirSync } from "node:fs";
 import { open, readFile, rename, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import type { FsyncPolicy } from "../config.js";
+import type { FsyncPolicy } from "../defaults.js";
 import type { Logger } from "../logger.js";
 import { acquireLock, type Lock } from "../pid-lock.js";
 import { HEADER_BYTES, encodeFrame, type QueueEntry } from "./frame.js";

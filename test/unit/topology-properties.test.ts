@@ -6,7 +6,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ACK_LEVELS } from "../../relay/ack.js";
-import { FSYNC_POLICIES, parseConfig } from "../../relay/config.js";
+import { parseConfig } from "../../relay/config.js";
+import { FSYNC_POLICIES } from "../../relay/defaults.js";
 import { renderRelayConfig } from "../../relay/render-config.js";
 import { TopologyError, buildTopology, type RelaySpec, type ReplicaSpec, type TopologySpec } from "../../topology/build.js";
 import type { NodeAddress, Topology } from "../../topology/model.js";
