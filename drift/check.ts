@@ -84,7 +84,8 @@ export async function checkReplicas(opts: CheckOptions): Promise<DriftReport> {
   progress.done();
   return {
     replicas: replicas.map((r) => r.name),
-    schema: diffSchemas(schemas),
+    // --db limits the schema compared too; users belong to no database and are always compared.
+    schema: diffSchemas(schemas).filter((d) => d.kind === "user" || opts.databases.length === 0 || opts.databases.includes(d.database)),
     data,
     content,
     policies: policies.map(({ database, retentionPolicy, bucketNs }) => ({ database, retentionPolicy, bucketNs })),
@@ -126,7 +127,7 @@ function policiesToCompare(
 }
 
 /**
- * Counts each differing bucket again after a pause, up to `settleMs` before the check began: a write the
+ * Counts each differing bucket again after a pause, up to `settleMs` before the recount: a write the
  * relays were still fanning out then lands on every replica, and only what still differs is drift. A bucket
  * wholly after that moment (points stamped in the future) is counted again whole.
  */

@@ -38,6 +38,23 @@ export async function relayStatus(url: string): Promise<RelayStatus> {
   }
 }
 
+/**
+ * Every replica must be an output of every relay, by the same name: otherwise repair would wait for no
+ * queue and clear no mark, silently. A bare --replica URL is named host:port, which no relay calls it.
+ */
+export function checkOutputNames(statuses: readonly RelayStatus[], replicas: readonly string[]): void {
+  for (const status of statuses) {
+    const outputs = status.outputs.map((o) => o.name);
+    const unknown = replicas.filter((r) => !outputs.includes(r));
+    if (unknown.length > 0) {
+      throw new RelayError(
+        `relay ${status.url} has no output named ${unknown.join(", ")} (its outputs: ${outputs.join(", ")}): ` +
+          "name each replica as the relays do, e.g. --replica influxd-1=http://host:8086",
+      );
+    }
+  }
+}
+
 /** Entries each relay holds for the named replicas, as "relay: replica (n entries)"; empty when none. */
 export function queued(statuses: readonly RelayStatus[], replicas: readonly string[]): string[] {
   return statuses.flatMap((s) =>

@@ -20,7 +20,7 @@ import {
 import { planMerge, type Conflict, type Holdings, type SeriesHoldings } from "./merge.js";
 import { RateLimit } from "./rate-limit.js";
 import { WriteRefused, type Replica, type Series } from "../relay/drift/replica.js";
-import { diffSchemas, readSchema, type RetentionPolicy, type SchemaDifference, type User } from "./schema.js";
+import { diffSchemas, readSchema, type ReplicaSchema, type RetentionPolicy, type SchemaDifference, type User } from "./schema.js";
 
 export interface RepairOptions extends CheckOptions {
   /** Points per second written, over all replicas; unlimited when absent. */
@@ -74,12 +74,7 @@ const MERGE_LIMIT = 200_000;
 /** Finer buckets a large difference is split into, until a piece is small enough to merge. */
 const FINER_NS = [3_600n, 60n, 1n].map((s) => s * 1_000_000_000n).concat([1_000_000n, 1_000n, 1n]);
 
-export async function repairReplicas(opts: RepairOptions): Promise<RepairOutcome> {
-  const repair = new Repair(opts);
-  return repair.run();
-}
-
-class Repair {
+export class Repair {
   private readonly byName: ReadonlyMap<string, Replica>;
   private readonly limit: RateLimit;
   private readonly fieldTypes = new Map<string, Promise<Map<string, FieldType>>>();
@@ -99,11 +94,23 @@ class Repair {
     for (const r of opts.replicas) this.written[r.name] = 0;
   }
 
+  /**
+   * Before the relays' queues have drained: creates the databases (with their policies) that some replicas
+   * lack and every replica holding them has no queued entry for. Writes queued for a replica that lacks the
+   * database would otherwise wait for it, and hold the repair up; where the holders are drained, no queued
+   * DROP DATABASE can be on its way, so creating it brings nothing back.
+   */
+  async prepare(drained: ReadonlySet<string>): Promise<void> {
+    const schemas = new Map(await Promise.all(this.opts.replicas.map(async (r) => [r.name, await readSchema(r)] as const)));
+    const safe = diffSchemas(schemas).flatMap((d) => (d.kind === "database" && d.presentOn.every((r) => drained.has(r)) ? [d] : []));
+    if (safe.length > 0) await this.applySchema(safe, schemas, new Set(safe.map((d) => d.database)));
+  }
+
   async run(): Promise<RepairOutcome> {
     const first = await checkReplicas(this.opts);
     let report = first;
     if (this.opts.dryRun) {
-      this.planSchema(report.schema);
+      this.planSchema(report.schema, report.schemas);
       for (const d of report.data) {
         const most = Math.max(...Object.values(d.counts).map((fields) => pointCount(fields)));
         for (const [replica, fields] of Object.entries(d.counts)) this.written[replica]! += most - pointCount(fields);
@@ -112,7 +119,7 @@ class Repair {
     }
     for (let round = 0; round < this.opts.rounds && hasDrift(report); round++) {
       const before = this.totalWritten() + this.schemaActions.length;
-      if (round === 0) await this.applySchema(report.schema);
+      if (round === 0) await this.applySchema(report.schema, report.schemas);
       await this.repairData(report);
       report = await checkReplicas(this.opts);
       // A round that changed nothing will not be followed by one that does: what is left needs the operator.
@@ -136,15 +143,27 @@ class Repair {
    * `created` holds "replica/database" pairs this repair has just created: their policies are influxd's
    * defaults, not a definition of their own, so the other replicas' definition is chosen for them.
    */
-  private planSchema(differences: readonly SchemaDifference[], created: ReadonlySet<string> = new Set()): void {
+  private planSchema(
+    differences: readonly SchemaDifference[],
+    schemas: ReadonlyMap<string, ReplicaSchema>,
+    created: ReadonlySet<string> = new Set(),
+  ): void {
     for (const d of differences) {
+      if (d.kind !== "user" && this.opts.databases.length > 0 && !this.opts.databases.includes(d.database)) continue;
       switch (d.kind) {
-        case "database":
-          for (const replica of d.missingOn) this.schemaActions.push({ replica, statement: `CREATE DATABASE ${quoteIdent(d.database)}` });
+        case "database": {
+          // Made with the same default policy as where it exists, so influxd adds no autogen of its own.
+          const policies = schemas.get(d.presentOn[0]!)?.databases.get(d.database)?.retentionPolicies ?? new Map<string, RetentionPolicy>();
+          const [name, policy] = [...policies].find(([, p]) => p.default) ?? [];
+          const statement = createDatabaseStatement(d.database, name === undefined ? undefined : { name, policy: policy! });
+          for (const replica of d.missingOn) this.schemaActions.push({ replica, statement });
           break;
+        }
         case "retention-policy": {
+          // A policy only the databases this repair created hold is influxd's doing, not a definition to copy.
           const defined = Object.fromEntries(Object.entries(d.byReplica).filter(([replica]) => !created.has(`${replica}/${d.database}`)));
-          const chosen = this.choose(Object.keys(defined).length > 0 ? defined : d.byReplica, samePolicyText);
+          if (Object.keys(defined).length === 0) break;
+          const chosen = this.choose(defined, samePolicyText);
           if (chosen === undefined) {
             this.manual.push(differentDefinitions(`retention policy ${d.database}.${d.name}`, d.byReplica, policyText));
             break;
@@ -191,18 +210,28 @@ class Repair {
    * Databases first, then the schema read again: a database just created holds influxd's default policy,
    * which is then altered to the other replicas' definition, and their other policies and queries added.
    */
-  private async applySchema(differences: readonly SchemaDifference[]): Promise<void> {
+  /** `only`: the databases whose policies and queries follow; every difference when absent. */
+  private async applySchema(
+    differences: readonly SchemaDifference[],
+    schemas: ReadonlyMap<string, ReplicaSchema>,
+    only?: ReadonlySet<string>,
+  ): Promise<void> {
     const databases = differences.filter((d) => d.kind === "database");
-    if (databases.length === 0) return this.apply(differences);
-    await this.apply(databases);
+    if (databases.length === 0) return this.apply(differences, schemas);
+    await this.apply(databases, schemas);
     const created = new Set(databases.flatMap((d) => d.missingOn.map((replica) => `${replica}/${d.database}`)));
-    const schemas = await Promise.all(this.opts.replicas.map(async (r) => [r.name, await readSchema(r)] as const));
-    await this.apply(diffSchemas(new Map(schemas)), created);
+    const reread = new Map(await Promise.all(this.opts.replicas.map(async (r) => [r.name, await readSchema(r)] as const)));
+    const next = diffSchemas(reread).filter((d) => only === undefined || (d.kind !== "user" && only.has(d.database)));
+    await this.apply(next, reread, created);
   }
 
-  private async apply(differences: readonly SchemaDifference[], created?: ReadonlySet<string>): Promise<void> {
+  private async apply(
+    differences: readonly SchemaDifference[],
+    schemas: ReadonlyMap<string, ReplicaSchema>,
+    created?: ReadonlySet<string>,
+  ): Promise<void> {
     const from = this.schemaActions.length;
-    this.planSchema(differences, created);
+    this.planSchema(differences, schemas, created);
     for (const action of this.schemaActions.slice(from)) await this.byName.get(action.replica)!.execute(action.statement, action.database);
   }
 
@@ -432,6 +461,16 @@ export function influxqlDuration(goDuration: string): string {
   return `${ns}ns`;
 }
 
+/** CREATE DATABASE, WITH the default policy it has elsewhere when there is one. */
+export function createDatabaseStatement(database: string, defaultPolicy: { name: string; policy: RetentionPolicy } | undefined): string {
+  if (defaultPolicy === undefined) return `CREATE DATABASE ${quoteIdent(database)}`;
+  const { name, policy } = defaultPolicy;
+  return (
+    `CREATE DATABASE ${quoteIdent(database)} WITH DURATION ${influxqlDuration(policy.duration)} REPLICATION ${policy.replicaN} ` +
+    `SHARD DURATION ${influxqlDuration(policy.shardGroupDuration)} NAME ${quoteIdent(name)}`
+  );
+}
+
 export function policyStatement(verb: "CREATE" | "ALTER", name: string, database: string, policy: RetentionPolicy): string {
   return (
     `${verb} RETENTION POLICY ${quoteIdent(name)} ON ${quoteIdent(database)} DURATION ${influxqlDuration(policy.duration)} ` +
@@ -472,7 +511,14 @@ function userStep(
     ([, user]) => user.admin !== model.admin || grants(user).join() !== grants(model).join(),
   );
   for (const [replica, user] of differing) {
-    commands.push(`-- on ${replica} (now: ${user.admin ? "admin, " : ""}${grants(user).join("; ") || "no grants"}):`, ...grants(model));
+    const extra = [...user.grants]
+      .filter(([db, privilege]) => model.grants.get(db) !== privilege && !model.grants.has(db))
+      .map(([db, privilege]) => `REVOKE ${privilege} ON ${quoteIdent(db)} FROM ${quoteIdent(name)}`);
+    commands.push(
+      `-- on ${replica} (now: ${user.admin ? "admin, " : ""}${grants(user).join("; ") || "no grants"}):`,
+      ...grants(model),
+      ...extra,
+    );
     if (model.admin && !user.admin) commands.push(`GRANT ALL PRIVILEGES TO ${quoteIdent(name)}`);
     if (!model.admin && user.admin) commands.push(`REVOKE ALL PRIVILEGES FROM ${quoteIdent(name)}`);
   }

@@ -5,8 +5,8 @@ import { ConfigError } from "../relay/config.js";
 import { parseDriftArgs, USAGE, UsageError, type DriftArgs } from "./args.js";
 import { checkReplicas, hasDrift } from "./check.js";
 import { terminalProgress } from "./progress.js";
-import { clearMarks, RelayError, waitForQueues } from "./relays.js";
-import { repairReplicas } from "./repair.js";
+import { checkOutputNames, clearMarks, RelayError, relayStatus, waitForQueues } from "./relays.js";
+import { Repair } from "./repair.js";
 import { CredentialsError, credentialsFromEnv, Replica, ReplicaError } from "../relay/drift/replica.js";
 import { checkJson, renderCheck, renderRepair, repairJson } from "./report.js";
 import { findLayout } from "./sources.js";
@@ -61,7 +61,12 @@ export async function runDrift(argv: readonly string[], env: NodeJS.ProcessEnv, 
       return hasDrift(report) ? 1 : 0;
     }
 
+    const repair = new Repair({ ...common, rate: args.rate, dryRun: args.dryRun, prefer: args.prefer, rounds: REPAIR_ROUNDS });
     if (!args.dryRun && layout.relays.length > 0) {
+      const statuses = await Promise.all(layout.relays.map(relayStatus));
+      checkOutputNames(statuses, names);
+      const queuedFor = new Set(statuses.flatMap((s) => s.outputs.filter((o) => o.queue.entries > 0).map((o) => o.name)));
+      if (queuedFor.size > 0) await repair.prepare(new Set(names.filter((n) => !queuedFor.has(n))));
       const held = await waitForQueues(layout.relays, names, args.waitMs);
       if (held.length > 0) {
         throw new RelayError(
@@ -71,7 +76,7 @@ export async function runDrift(argv: readonly string[], env: NodeJS.ProcessEnv, 
       }
     }
     const before = new Date();
-    const outcome = await repairReplicas({ ...common, rate: args.rate, dryRun: args.dryRun, prefer: args.prefer, rounds: REPAIR_ROUNDS });
+    const outcome = await repair.run();
     const elapsed = performance.now() - started;
     if (args.dryRun) {
       print(args.json ? JSON.stringify(repairJson(outcome), null, 2) : renderRepair(outcome, true, elapsed));

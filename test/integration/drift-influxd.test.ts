@@ -126,12 +126,31 @@ describe("influx-ha repair against real influxd", () => {
           ),
         );
       expect(await cqs(b)).toEqual(await cqs(a));
-      const policies = async (r: Influxd) => JSON.stringify((await r.query('SHOW RETENTION POLICIES ON "odd db"')).results[0].series);
+      // As a set: SHOW RETENTION POLICIES lists them in the order they were made.
+      const policies = async (r: Influxd) =>
+        JSON.stringify(((await r.query('SHOW RETENTION POLICIES ON "odd db"')).results[0].series[0].values as string[][]).sort());
       expect(await policies(b)).toEqual(await policies(a));
 
       await post(b.url, "CREATE USER reader WITH PASSWORD 'r3ader-pass'");
       const again = await drift("check");
       expect(again.code, again.out).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "creates a missing database with the default policy it has elsewhere, and leaves the healthy replica's policies as they are",
+    async () => {
+      await post(a.url, 'CREATE DATABASE monthly WITH DURATION 30d REPLICATION 1 SHARD DURATION 1d NAME "month"');
+      await write(a.url, "monthly", `m v=1 ${BigInt(Date.now() - 60_000) * 1_000_000n}`);
+      const policies = async (r: Influxd) => JSON.stringify((await r.query("SHOW RETENTION POLICIES ON monthly")).results[0].series);
+      const before = await policies(a);
+      const result = await drift("repair", "--db", "monthly");
+      expect(result.out).toContain('on b: CREATE DATABASE "monthly" WITH DURATION 30d REPLICATION 1 SHARD DURATION 1d NAME "month"');
+      expect(result.out).not.toContain("autogen");
+      expect(await policies(a)).toBe(before);
+      expect(await policies(b)).toBe(before);
+      expect(await dumpDatabase(b, "monthly")).toEqual(await dumpDatabase(a, "monthly"));
     },
     TEST_TIMEOUT_MS,
   );

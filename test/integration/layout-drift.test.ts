@@ -150,6 +150,8 @@ describe("a layout grown from two replicas to three", () => {
           await request(`${three.clientUrl}/query?db=telegraf&q=SELECT+count(v)+FROM+before_growth`).then((r) => r.body.dump());
         expect(await queriesServed(newUrl)).toBe(served);
 
+        // Clients go on writing into the database the new replica lacks: its writes wait in the relays' queues.
+        await write(three.clientUrl, "extra", points("after_growth", 10));
         const found = await influxHa(["check", "--run-dir", runDir, "--json"]);
         expect(found.code).toBe(1);
         const report = JSON.parse(found.out);
