@@ -1,6 +1,6 @@
 // haproxy.cfg for one load balancer of a topology (HAProxy 2.6+). Pure and deterministic: the same
 // topology always gives the same text, in the topology's order. HAProxy sends every client request
-// InfluxDB serves (writes, InfluxQL and Flux queries, Prometheus remote read, /ping) to the relays,
+// InfluxDB serves (writes, Prometheus remote write and read, InfluxQL and Flux queries, /ping) to the relays,
 // which choose the replica; it never talks to InfluxDB itself. The routing is documented in the
 // README ("The load balancer"); the comments rendered into the file say why each part is there.
 import { formatHostPort } from "../relay/config.js";
@@ -31,7 +31,8 @@ const ANSWERS = {
   notFound: {
     status: 404,
     body: {
-      error: "not found: this endpoint serves /write, /api/v2/write, /query, /api/v2/query, /api/v1/prom/read, /ping and /health",
+      error:
+        "not found: this endpoint serves /write, /api/v2/write, /api/v1/prom/write, /query, /api/v2/query, /api/v1/prom/read, /ping and /health",
     },
   },
 } as const;
@@ -104,7 +105,8 @@ export function renderHaproxyConfig(topology: Topology, loadBalancer: LoadBalanc
       "log global",
       "option httplog",
       "option dontlognull",
-      "acl write path /write /api/v2/write",
+      // Prometheus remote write is a write like the others, to every replica through the relays: POST only.
+      "acl write path /write /api/v2/write /api/v1/prom/write",
       "acl query path /query",
       // Flux and Prometheus remote read: reads, which InfluxDB takes by POST only.
       "acl read path /api/v2/query /api/v1/prom/read",

@@ -18,6 +18,7 @@ import { InflightBudget, RETRY_AFTER_SECONDS, ShedError, type BodyHold } from ".
 import type { Logger } from "./logger.js";
 import { RelayMetrics } from "./metrics.js";
 import { Peers, peerRoutes } from "./peers.js";
+import { promWriteRoutes } from "./prom-write.js";
 import { queryRoutes } from "./query.js";
 import { newListenerStats } from "./stats.js";
 import { ThrottledLog } from "./throttled-log.js";
@@ -33,6 +34,7 @@ export interface BuildAppOptions {
 const POST_ONLY = new Set([
   "/write",
   "/api/v2/write",
+  "/api/v1/prom/write",
   "/api/v2/query",
   "/api/v1/prom/read",
   "/admin/flush",
@@ -41,6 +43,8 @@ const POST_ONLY = new Set([
 ]);
 const GET_ONLY = new Set(["/ping", "/health", "/status", "/metrics"]);
 const GET_OR_POST = new Set(["/query"]);
+/** Prometheus remote write and read bodies are snappy blocks, which their routes decode or pass on as they are. */
+const SNAPPY_BODIES = new Set(["/api/v1/prom/write", "/api/v1/prom/read"]);
 /** Node's own bound on the request headers; request-timeout shortens it, never lengthens it. */
 const NODE_HEADERS_TIMEOUT_MS = 60_000;
 
@@ -129,8 +133,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     await Promise.all([peers.close(), drift?.close(), ...outputs.map((output) => output.close())]);
   });
 
-  // Line protocol arrives under any content type (or none); every body is read raw, gzip inflated, and a
-  // /query form body is parsed from the raw bytes, which are also what a read passes on.
+  // Line protocol arrives under any content type (or none); every body is read raw, gzip inflated (snappy
+  // left as it is for Prometheus), and a /query form body is parsed from the raw bytes, which are also what
+  // a read passes on.
   // Debian's influx CLI sends "Content-Type:" with nothing after it; fastify would answer 415 to that.
   app.addHook("onRequest", async (request) => {
     if (request.headers["content-type"]?.trim() === "") delete request.headers["content-type"];
@@ -193,6 +198,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     const hold = holds.get(request);
     readBody(payload, {
       contentEncoding: request.headers["content-encoding"],
+      encoding: SNAPPY_BODIES.has(request.routeOptions.url ?? "") ? "snappy" : "gzip",
       contentLength: length === undefined ? undefined : Number(length),
       limit: listener.maxBodySize,
       ...(hold === undefined ? {} : { cover: (total: number) => hold.cover(total) }),
@@ -250,7 +256,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       .type("application/json")
       .send(
         errorBody(
-          `${path} not found: the relay takes POST /write, POST /api/v2/write, GET or POST /query, POST /api/v2/query, ` +
+          `${path} not found: the relay takes POST /write, POST /api/v2/write, POST /api/v1/prom/write, GET or POST /query, POST /api/v2/query, ` +
             "POST /api/v1/prom/read, /ping, /health, /status, /metrics, POST /admin/flush, POST /admin/mark-in-sync and POST /peer/fence",
         ),
       );
@@ -258,6 +264,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   app.get("/metrics", async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   writeRoutes(app, { listener, fanOut, stats });
+  promWriteRoutes(app, { listener, fanOut, stats });
   queryRoutes(app, { outputs, peers, fanOut, metrics, queryTimeoutMs: listener.queryTimeoutMs });
   healthRoutes(app, { ack: listener.ack, outputs, stats, peers, divergences, drift });
   adminRoutes(app, { adminToken: listener.adminToken, outputs });

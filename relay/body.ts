@@ -1,6 +1,7 @@
 // Reads a request body into one Buffer, inflating gzip, within a size limit that also bounds the inflated
 // size: a Content-Length over the limit is refused before a byte is read, and any other body as soon as
-// its bytes pass the limit. A refused body is left unread (the answer closes the connection): destroying
+// its bytes pass the limit. Prometheus remote write and read bodies are snappy blocks: they are read as they
+// are, and their route decodes them. A refused body is left unread (the answer closes the connection): destroying
 // the request would destroy the socket and the client would never see the answer.
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -9,6 +10,8 @@ import { HttpError } from "./errors.js";
 export interface BodyOptions {
   readonly contentEncoding: string | undefined;
   readonly contentLength: number | undefined;
+  /** The Content-Encoding the route takes besides none: gzip is inflated here, snappy is left to the route. */
+  readonly encoding: "gzip" | "snappy";
   /** Largest body in bytes, after gzip inflation. */
   readonly limit: number;
   /** Told the body's size so far (inflated) as it grows; throws to refuse the rest. */
@@ -28,9 +31,12 @@ export function readBody(request: Readable, opts: BodyOptions): Promise<Buffer> 
   const tooLarge = () => new HttpError(413, `request body too large: the limit is ${limit} bytes`);
   if (opts.contentLength !== undefined && opts.contentLength > limit) return Promise.reject(tooLarge());
   const encoding = opts.contentEncoding?.trim().toLowerCase() ?? "";
-  if (encoding === "" || encoding === "identity") return collect(request, request, opts.contentLength, limit, opts.cover, tooLarge);
-  if (encoding !== "gzip") {
-    return Promise.reject(new HttpError(415, `unsupported Content-Encoding "${opts.contentEncoding}": send gzip or no encoding`));
+  const asItIs = encoding === "" || encoding === "identity" || (encoding === "snappy" && opts.encoding === "snappy");
+  if (asItIs) return collect(request, request, opts.contentLength, limit, opts.cover, tooLarge);
+  if (encoding !== opts.encoding) {
+    return Promise.reject(
+      new HttpError(415, `unsupported Content-Encoding "${opts.contentEncoding}": send ${opts.encoding} or no encoding`),
+    );
   }
   const gunzip = createGunzip();
   request.pipe(gunzip);

@@ -8,7 +8,8 @@ export interface CliOptions {
 
 export const USAGE = `Usage: influx-relay -config FILE
 
-Relays InfluxDB writes (HTTP /write, /api/v2/write and UDP) to every configured backend.
+Relays InfluxDB writes (HTTP /write, /api/v2/write, Prometheus remote write /api/v1/prom/write, and UDP) and
+schema statements to every configured backend, and each read to one backend that is in sync.
 
 Flags:
   -config FILE   influxdb-relay TOML config (required); --config also works

@@ -66,6 +66,8 @@ export function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptions): v
         writes: stats.writes,
         points: stats.points,
         bytes: stats.bytes,
+        promWrites: stats.promWrites,
+        promSamples: stats.promSamples,
       },
       outputs,
       peers: opts.peers.states().map((peer) => ({

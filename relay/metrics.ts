@@ -31,10 +31,32 @@ export class RelayMetrics {
     readCounter(registers, "influx_relay_requests_total", "Answers sent to clients, by HTTP status.", ["status"], (set) => {
       for (const [status, n] of stats.requests) set({ status: String(status) }, n);
     });
-    readCounter(registers, "influx_relay_writes_in_total", "Writes that passed validation.", [], (set) => set({}, stats.writes));
-    readCounter(registers, "influx_relay_points_in_total", "Points in writes that passed validation.", [], (set) => set({}, stats.points));
-    readCounter(registers, "influx_relay_bytes_in_total", "Line protocol bytes in writes that passed validation.", [], (set) =>
-      set({}, stats.bytes),
+    readCounter(registers, "influx_relay_writes_in_total", "Writes that passed validation, Prometheus remote writes included.", [], (set) =>
+      set({}, stats.writes),
+    );
+    readCounter(
+      registers,
+      "influx_relay_points_in_total",
+      "Points in writes that passed validation; a remote write's samples count as points.",
+      [],
+      (set) => set({}, stats.points),
+    );
+    readCounter(
+      registers,
+      "influx_relay_bytes_in_total",
+      "Body bytes of writes that passed validation: line protocol, or a remote write's snappy-compressed protobuf.",
+      [],
+      (set) => set({}, stats.bytes),
+    );
+    readCounter(
+      registers,
+      "influx_relay_prom_writes_in_total",
+      "Prometheus remote writes (POST /api/v1/prom/write) that passed validation.",
+      [],
+      (set) => set({}, stats.promWrites),
+    );
+    readCounter(registers, "influx_relay_prom_samples_in_total", "Samples in Prometheus remote writes that passed validation.", [], (set) =>
+      set({}, stats.promSamples),
     );
     readCounter(
       registers,
@@ -65,14 +87,14 @@ export class RelayMetrics {
     readCounter(
       registers,
       "influx_relay_output_points_total",
-      "Points delivered to each output, live or replayed from its queue.",
+      "Points (and remote write samples) delivered to each output, live or replayed from its queue.",
       ["output", "via"],
       viaTally((t) => t.points),
     );
     readCounter(
       registers,
       "influx_relay_output_bytes_total",
-      "Line protocol bytes delivered to each output, live or replayed from its queue.",
+      "Body bytes (line protocol, or remote writes as sent) delivered to each output, live or replayed from its queue.",
       ["output", "via"],
       viaTally((t) => t.bytes),
     );

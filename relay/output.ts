@@ -12,10 +12,11 @@ import { takesV2Writes, v2WriteAsV1 } from "./v2-to-v1.js";
 /** Which InfluxDB write API a request goes to. */
 export type WriteApi = "v1" | "v2";
 /**
- * What a queued record is: a line-protocol write, or InfluxQL statements for /query (form body "q=...").
+ * What a queued record is: a line-protocol write, a Prometheus remote write (a snappy-compressed protobuf
+ * body, for /api/v1/prom/write), or InfluxQL statements for /query (form body "q=...").
  * "influxql-after-writes" reads or removes stored points, so it waits for every relay's earlier writes.
  */
-export type RecordKind = WriteApi | "influxql" | "influxql-after-writes";
+export type RecordKind = WriteApi | "prom-write" | "influxql" | "influxql-after-writes";
 
 export function isStatement(kind: RecordKind): boolean {
   return kind === "influxql" || kind === "influxql-after-writes";
@@ -39,6 +40,17 @@ export interface OutgoingWrite {
   readonly authorization: string | undefined;
   readonly body: Buffer;
 }
+
+const LINE_PROTOCOL = { "content-type": "text/plain; charset=utf-8" };
+const STATEMENTS = { "content-type": "application/x-www-form-urlencoded" };
+/** The headers each kind of record is sent with: a remote write goes as Prometheus sends it (remote write 1.0). */
+const CONTENT_HEADERS: Readonly<Record<RecordKind, Readonly<Record<string, string>>>> = {
+  v1: LINE_PROTOCOL,
+  v2: LINE_PROTOCOL,
+  "prom-write": { "content-type": "application/x-protobuf", "content-encoding": "snappy", "x-prometheus-remote-write-version": "0.1.0" },
+  influxql: STATEMENTS,
+  "influxql-after-writes": STATEMENTS,
+};
 
 /** Concurrent connections to one backend: enough to overlap large writes without flooding it. */
 const CONNECTIONS = 32;
@@ -87,9 +99,7 @@ export class HttpOutput {
   }
 
   private async post(write: OutgoingWrite): Promise<OutputReply> {
-    const headers: Record<string, string> = {
-      "content-type": isStatement(write.api) ? "application/x-www-form-urlencoded" : "text/plain; charset=utf-8",
-    };
+    const headers: Record<string, string> = { ...CONTENT_HEADERS[write.api] };
     if (write.authorization !== undefined) headers.authorization = write.authorization;
     try {
       const response = await this.pool.request({
@@ -227,7 +237,7 @@ export function isMissingDatabase(reply: OutputReply): boolean {
 export type BackendPaths = Readonly<Record<RecordKind | "ping" | "prefix", string>>;
 
 /**
- * `location` names the backend's /write endpoint; /api/v2/write, /query and /ping sit beside it under the same prefix,
+ * `location` names the backend's /write endpoint; /api/v2/write, /api/v1/prom/write, /query and /ping sit beside it under the same prefix,
  * so "http://h:8086/write" also gives "/api/v2/write" and "http://h/influx/write" gives "/influx/api/v2/write".
  */
 export function backendPaths(locationPath: string): BackendPaths {
@@ -235,6 +245,7 @@ export function backendPaths(locationPath: string): BackendPaths {
   return {
     v1: locationPath === "/" ? "/write" : locationPath,
     v2: `${prefix}/api/v2/write`,
+    "prom-write": `${prefix}/api/v1/prom/write`,
     influxql: `${prefix}/query`,
     "influxql-after-writes": `${prefix}/query`,
     ping: `${prefix}/ping`,

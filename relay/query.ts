@@ -40,7 +40,7 @@ const HOP_HEADERS = new Set([
   "proxy-authorization",
   "proxy-authenticate",
 ]);
-/** Also not passed on with a request: the relay has inflated its body, and undici sets the rest. */
+/** Also not passed on with a request: the relay has inflated a gzip body, and undici sets the rest. */
 const REQUEST_ONLY_HEADERS = new Set(["host", "content-length", "content-encoding", "expect"]);
 
 export function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions): void {
@@ -190,7 +190,9 @@ function mixedMessage(statements: readonly ClassifiedStatement[]): string {
 function passedOn(headers: FastifyRequest["headers"]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_HEADERS.has(name) || REQUEST_ONLY_HEADERS.has(name)) continue;
+    if (value === undefined || HOP_HEADERS.has(name)) continue;
+    // A remote read's snappy body goes on as it came, so it keeps saying what it is.
+    if (REQUEST_ONLY_HEADERS.has(name) && !(name === "content-encoding" && value === "snappy")) continue;
     out[name] = Array.isArray(value) ? value.join(", ") : value;
   }
   return out;

@@ -14,7 +14,7 @@ import type { ListenerStats } from "./stats.js";
 const V1_PARAMS = ["db", "rp", "precision", "consistency", "u", "p"] as const;
 const V2_PARAMS = ["org", "bucket", "precision"] as const;
 
-type Query = Record<string, string | string[] | undefined>;
+export type Query = Record<string, string | string[] | undefined>;
 
 export interface WriteRoutesOptions {
   readonly listener: HttpListenerConfig;
@@ -77,7 +77,7 @@ function orFail(precision: Precision | { error: string }): Precision {
 }
 
 /** The named parameters in a fixed order, so every backend sees the same request. */
-function pick(query: Query, names: readonly string[]): URLSearchParams {
+export function pick(query: Query, names: readonly string[]): URLSearchParams {
   const params = new URLSearchParams();
   for (const name of names) {
     const value = first(query[name]);

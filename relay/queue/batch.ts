@@ -1,11 +1,16 @@
 // Replay merges queued writes into larger requests, but only writes that would have gone to the same
 // place as the same user: same API, same query string (database, retention policy, precision) and auth.
-// InfluxQL statements are never merged: each one's answer is read on its own.
-import { isStatement } from "../output.js";
+// Only line protocol is merged: each InfluxQL statement's answer is read on its own, and a Prometheus
+// remote write's body is a snappy block, which does not join another.
+import type { RecordKind } from "../output.js";
 import type { QueueEntry } from "./frame.js";
 
 export function sameTarget(a: QueueEntry, b: QueueEntry): boolean {
-  return !isStatement(a.api) && a.api === b.api && a.query === b.query && a.authorization === b.authorization;
+  return isLineProtocol(a.api) && a.api === b.api && a.query === b.query && a.authorization === b.authorization;
+}
+
+function isLineProtocol(kind: RecordKind): boolean {
+  return kind === "v1" || kind === "v2";
 }
 
 const NEWLINE = Buffer.from("\n");

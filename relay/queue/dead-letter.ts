@@ -1,6 +1,7 @@
 // Writes a backend refused for good (a 4xx on replay) go to a JSON-lines file beside the queue, with the
 // backend's answer, so they neither block the writes behind them nor vanish. The file holds whole
-// requests, credentials included, so only its owner may read it.
+// requests, credentials included, so only its owner may read it. A remote write's body, binary, is kept
+// in base64.
 import { appendFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { QueueEntry } from "./frame.js";
@@ -14,6 +15,8 @@ export interface DeadLetterRecord {
   readonly status: number;
   readonly answer: string;
   readonly body: string;
+  /** "base64" for a Prometheus remote write's body (snappy-compressed protobuf); absent for text. */
+  readonly bodyEncoding?: "base64";
 }
 
 export const DEAD_LETTER_FILE = "dead-letter.jsonl";
@@ -46,7 +49,9 @@ export class DeadLetterFile {
       ...(entry.authorization === undefined ? {} : { authorization: entry.authorization }),
       status,
       answer: answer.slice(0, ANSWER_CHARS),
-      body: entry.body.toString("utf8"),
+      ...(entry.api === "prom-write"
+        ? { body: entry.body.toString("base64"), bodyEncoding: "base64" as const }
+        : { body: entry.body.toString("utf8") }),
     };
     const line = `${JSON.stringify(record)}\n`;
     await appendFile(this.path, line, { mode: 0o600 });

@@ -2,19 +2,20 @@
 // exact request: when it was accepted, its kind, query string, auth header, point count and body.
 // The magic catches zero-filled tails and the checksum catches torn or corrupt ones; together they let a
 // reader find the next whole frame after damage.
-// The kind byte was the write API before InfluxQL statements were queued too; codes 0 and 1 keep their
-// meaning, so a spool written by an older relay reads as it did.
+// The kind byte was the write API before InfluxQL statements and Prometheus remote writes were queued too;
+// codes only ever get added, so a spool written by an older relay reads as it did.
 import { crc32 } from "node:zlib";
 import type { RecordKind } from "../output.js";
 
 export interface QueueEntry {
   /** When the relay accepted the write, in ms since the epoch: the queue's age is measured from it. */
   readonly acceptedAt: number;
-  /** A line-protocol write to /write or /api/v2/write, or InfluxQL statements to /query. */
+  /** A line-protocol write to /write or /api/v2/write, a remote write to /api/v1/prom/write, or InfluxQL statements to /query. */
   readonly api: RecordKind;
   /** Query string without the '?'. */
   readonly query: string;
   readonly authorization: string | undefined;
+  /** Points in a line-protocol write, samples in a remote write, 0 for statements. */
   readonly points: number;
   readonly body: Buffer;
 }
@@ -28,7 +29,7 @@ const NO_AUTH = 0xffffffff;
 /** acceptedAt f64, kind u8, points u32, query length u32, auth length u32. */
 const FIXED_PAYLOAD_BYTES = 8 + 1 + 4 + 4 + 4;
 /** Append only: a code's meaning never changes, so every older spool stays readable. */
-const API_CODES: readonly RecordKind[] = ["v1", "v2", "influxql", "influxql-after-writes"];
+const API_CODES: readonly RecordKind[] = ["v1", "v2", "influxql", "influxql-after-writes", "prom-write"];
 
 /** The size of the entry's frame on disk: what counts against buffer-size-mb. */
 export function frameBytes(entry: QueueEntry): number {

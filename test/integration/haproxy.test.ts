@@ -133,7 +133,7 @@ describe("a real haproxy in front of scripted relays", () => {
       if (req.path === "/health") return { status: relayHealth };
       // HEAD /ping; the scripted backend answers GET /ping itself, with the same header.
       if (req.path === "/ping") return { status: 204, headers: { "X-Influxdb-Version": "scripted" } };
-      if (req.path === "/write" || req.path === "/api/v2/write") return { status: 204 };
+      if (["/write", "/api/v2/write", "/api/v1/prom/write"].includes(req.path)) return { status: 204 };
       return { status: 200, body: JSON.stringify({ answeredBy: name }), delayMs: req.query.get("q") === "SLOW" ? 1_500 : 0 };
     };
 
@@ -185,6 +185,8 @@ describe("a real haproxy in front of scripted relays", () => {
   it("sends every path it serves to one relay, with the client's method, path, query, auth, headers and body untouched", async () => {
     const auth = { authorization: "Token abc:def" };
     const promRead = Buffer.from([0xff, 0x00, 0x1a, 0x0b, 0x08, 0x80, 0x7f]); // snappy-compressed protobuf, as far as HAProxy knows
+    const promWrite = Buffer.from("0b280a090a070a016e12027570", "hex"); // a remote write of one series, n="up", with no sample
+    const prometheus = { "content-type": "application/x-protobuf", "content-encoding": "snappy" };
     const cases: Array<
       [method: "GET" | "HEAD" | "POST", path: string, body: string | Buffer | undefined, extra: Record<string, string>, status: number]
     > = [
@@ -193,7 +195,8 @@ describe("a real haproxy in front of scripted relays", () => {
       ["GET", "/query?db=telegraf&q=SELECT+1", undefined, {}, 200],
       ["POST", "/query?db=telegraf", "q=CREATE+DATABASE+x", { "content-type": "application/x-www-form-urlencoded" }, 200],
       ["POST", "/api/v2/query", 'from(bucket:"telegraf") |> range(start:-1h)', { "content-type": "application/vnd.flux" }, 200],
-      ["POST", "/api/v1/prom/read?db=telegraf", promRead, { "content-type": "application/x-protobuf", "content-encoding": "snappy" }, 200],
+      ["POST", "/api/v1/prom/write?db=telegraf", promWrite, { ...prometheus, "x-prometheus-remote-write-version": "0.1.0" }, 204],
+      ["POST", "/api/v1/prom/read?db=telegraf", promRead, prometheus, 200],
       ["HEAD", "/ping", undefined, {}, 204],
     ];
     for (const [method, path, body, extra, status] of cases) {
@@ -236,10 +239,12 @@ describe("a real haproxy in front of scripted relays", () => {
   });
 
   it("answers wrong methods and every path it does not serve itself, in InfluxDB's JSON error shape, sending the relays nothing", async () => {
-    const notFound = "not found: this endpoint serves /write, /api/v2/write, /query, /api/v2/query, /api/v1/prom/read, /ping and /health";
+    const notFound =
+      "not found: this endpoint serves /write, /api/v2/write, /api/v1/prom/write, /query, /api/v2/query, /api/v1/prom/read, /ping and /health";
     const cases: Array<[method: "GET" | "POST" | "PUT", path: string, status: number, allow: string | undefined, error: string]> = [
       ["GET", "/write?db=telegraf", 405, "POST", "use POST to write"],
       ["GET", "/api/v2/write?bucket=telegraf", 405, "POST", "use POST to write"],
+      ["GET", "/api/v1/prom/write?db=telegraf", 405, "POST", "use POST to write"],
       ["PUT", "/query?q=x", 405, "GET, POST", "use GET or POST to query"],
       ["GET", "/api/v2/query", 405, "POST", "use POST to query"],
       ["GET", "/api/v1/prom/read", 405, "POST", "use POST to query"],
@@ -253,7 +258,6 @@ describe("a real haproxy in front of scripted relays", () => {
       // Nor anything else of influxd's.
       ["GET", "/debug/vars", 404, undefined, notFound],
       ["GET", "/debug/pprof/", 404, undefined, notFound],
-      ["POST", "/api/v1/prom/write?db=telegraf", 404, undefined, notFound],
       ["GET", "/api/v2/buckets", 404, undefined, notFound],
       ["POST", "/write/more", 404, undefined, notFound],
       ["GET", "/", 404, undefined, notFound],
@@ -278,6 +282,7 @@ describe("a real haproxy in front of scripted relays", () => {
       for (const [method, path] of [
         ["GET", "/ping"],
         ["POST", "/write?db=telegraf"],
+        ["POST", "/api/v1/prom/write?db=telegraf"],
         ["GET", "/query?q=SELECT+1"],
         ["POST", "/api/v2/query"],
         ["POST", "/api/v1/prom/read"],

@@ -89,6 +89,23 @@ describe("frames", () => {
     expect(sameTarget(statement, statement)).toBe(false);
   });
 
+  it("keep a Prometheus remote write as kind 4, its binary body exact, never merged with its neighbours", () => {
+    const remoteWrite = entry(1, {
+      api: "prom-write",
+      query: "db=prom",
+      points: 2,
+      body: Buffer.from("0b280a090a070a016e12027570", "hex"),
+    });
+    // The bytes this relay writes for it: the kind byte after acceptedAt is 04, the next free code.
+    const onDisk = Buffer.from(
+      "31514849290000003e8ba01b00108056febc7842040200000007000000ffffffff64623d70726f6d0b280a090a070a016e12027570",
+      "hex",
+    );
+    expect(encodeFrame(remoteWrite)).toEqual(onDisk);
+    expect(decodeFrame(onDisk)).toEqual(remoteWrite);
+    expect(sameTarget(remoteWrite, remoteWrite)).toBe(false);
+  });
+
   it("fail their checksum when a byte changes", () => {
     const frame = encodeFrame(entry(1));
     frame.writeUInt8(frame.readUInt8(frame.length - 2) ^ 1, frame.length - 2);

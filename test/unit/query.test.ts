@@ -130,11 +130,14 @@ describe("reads", () => {
       method: "POST",
       url: "/api/v1/prom/read?db=d",
       payload: Buffer.from([1, 2, 3]),
-      headers: { "content-type": "application/x-protobuf" },
+      // As Prometheus sends it: the body is a snappy block, passed on as it came.
+      headers: { "content-type": "application/x-protobuf", "content-encoding": "snappy" },
     });
     expect([flux.statusCode, prom.statusCode]).toEqual([200, 200]);
     const paths = [...a!.requests, ...b!.requests].map((r) => `${r.method} ${r.path} ${r.body.length}`).sort();
     expect(paths).toEqual(["POST /api/v1/prom/read 3", "POST /api/v2/query 30"]);
+    const promRead = [...a!.requests, ...b!.requests].find((r) => r.path === "/api/v1/prom/read")!;
+    expect(promRead.headers["content-encoding"]).toBe("snappy");
   });
 
   it("skip a replica that refuses the connection, and answer 503 when none answers", async () => {

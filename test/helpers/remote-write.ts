@@ -1,0 +1,28 @@
+// Prometheus remote write bodies for tests, encoded as Prometheus encodes them: prompb's WriteRequest
+// through protobufjs, then a snappy block. And the headers Prometheus sends with them.
+import { compress } from "@stablelib/snappy";
+import { WriteRequest } from "../../relay/prompb.js";
+
+export interface Series {
+  /** __name__ included, as Prometheus sends it. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** [value, timestamp in ms] */
+  readonly samples: ReadonlyArray<readonly [number, number]>;
+}
+
+/** The snappy-compressed WriteRequest holding `series`. */
+export function remoteWriteBody(series: readonly Series[]): Buffer {
+  const message = WriteRequest.fromObject({
+    timeseries: series.map((s) => ({
+      labels: Object.entries(s.labels).map(([name, value]) => ({ name, value })),
+      samples: s.samples.map(([value, timestamp]) => ({ value, timestamp })),
+    })),
+  });
+  return Buffer.from(compress(WriteRequest.encode(message).finish()));
+}
+
+export const REMOTE_WRITE_HEADERS = {
+  "content-type": "application/x-protobuf",
+  "content-encoding": "snappy",
+  "x-prometheus-remote-write-version": "0.1.0",
+} as const;
