@@ -7,7 +7,9 @@
 // (bench/outage.ts): one sink down while the queue on disk grows to 1 GiB, and its
 // replay once the sink is back. Last the query phase (bench/query.ts), with real influxd
 // replicas instead of sinks: small reads and one large chunked answer, straight from a
-// replica, through the pass-through and through the relay. Everything stays on 127.0.0.1.
+// replica, through the pass-through and through the relay. Then the repair phase (bench/repair.ts, also run
+// alone by `npm run bench:repair`): `influx-ha repair` rebuilding an empty influxd from another, against that
+// influxd's own ingest rate. Everything stays on 127.0.0.1.
 //
 // Environment:
 //   BENCH_SECONDS    measured seconds per phase (default 10), after a 2 s warm-up
@@ -15,6 +17,7 @@
 //                    Default: node --import tsx relay/main.ts. It must exec the server
 //                    itself (not through a wrapper such as the tsx CLI), because its
 //                    pid is the one whose memory is measured.
+//   BENCH_REPAIR_POINTS, BENCH_DRIFT_CMD  the repair phase's size and command: see bench/repair-bench.ts
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -24,6 +27,7 @@ import { runLoad, type LoadResult } from "./load.js";
 import { runOutage } from "./outage.js";
 import { describeExit, killChildrenOnExit, stopChild, type Child } from "./proc.js";
 import { runQueryPhase, MIN_LARGE_ANSWER_BYTES, type QueryPhaseResult } from "./query.js";
+import { repairSettings, repairTargets, runRepairPhase, type RepairPhaseResult } from "./repair.js";
 import { printReport, target, writeJson, type BenchResults, type Target } from "./report.js";
 import { sampleRss } from "./rss.js";
 import { startRelay, startSink, type Paths } from "./services.js";
@@ -69,6 +73,7 @@ function progress(r: LoadResult): string {
 async function main(): Promise<number> {
   const seconds = benchSeconds();
   const relayArgv = relayCommand();
+  const repairSetup = repairSettings(process.env);
   const bodies = makeBodies(BODY_COUNT, LINES_PER_BODY);
   const loadFor = (port: number, measureSeconds: number, warm: boolean): Promise<LoadResult> =>
     runLoad({
@@ -158,6 +163,15 @@ async function main(): Promise<number> {
       broken.push(`query phase: ${query.error}`);
     }
 
+    let repair: RepairPhaseResult | { error: string };
+    try {
+      repair = await runRepairPhase({ ...repairSetup, tmpDir, paths: PATHS });
+      broken.push(...repair.problems.map((problem) => `repair phase: ${problem}`));
+    } catch (err) {
+      repair = { error: err instanceof Error ? err.message : String(err) };
+      broken.push(`repair phase: ${repair.error}`);
+    }
+
     const cpus = os.cpus();
     const results: BenchResults = {
       date: new Date().toISOString(),
@@ -178,6 +192,7 @@ async function main(): Promise<number> {
       ratio: baseline.pointsPerSec > 0 ? relayResult.pointsPerSec / baseline.pointsPerSec : 0,
       passthroughRatio: passthroughResult.pointsPerSec > 0 ? relayResult.pointsPerSec / passthroughResult.pointsPerSec : 0,
       query,
+      repair,
       targets: [
         target({
           label: "relay points/s",
@@ -197,6 +212,7 @@ async function main(): Promise<number> {
           kind: "max",
         }),
         ...("error" in query ? [] : queryTargets(query)),
+        ...("error" in repair ? [] : repairTargets(repair)),
       ],
     };
     printReport(results);

@@ -1,9 +1,10 @@
-// Presenting results: tables for people (the write phases, then the query phase), JSON for tooling.
+// Presenting results: tables for people (the write phases, the query phase, the repair phase), JSON for tooling.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { LoadResult } from "./load.js";
 import type { OutageResult } from "./outage.js";
 import { QUERY_TARGETS, type LatencyStats, type QueryPhaseResult, type QueryTarget, type StreamStats } from "./query.js";
+import type { RepairPhaseResult } from "./repair.js";
 import type { RssStats } from "./rss.js";
 
 export interface Target {
@@ -40,6 +41,8 @@ export interface BenchResults {
   passthroughRatio: number;
   /** The query phase (bench/query.ts), or why it failed: the write phases' figures stand either way. */
   query: QueryPhaseResult | { error: string };
+  /** The repair phase (bench/repair.ts), or why it failed. */
+  repair: RepairPhaseResult | { error: string };
   targets: Target[];
 }
 
@@ -79,11 +82,11 @@ export function printReport(r: BenchResults): void {
   if ("error" in r.query) console.log(`\nquery phase FAILED: ${r.query.error}`);
   else printQueryPhase(r.query);
 
+  if ("error" in r.repair) console.log(`\nrepair phase FAILED: ${r.repair.error}`);
+  else printRepairPhase(r.repair);
+
   console.log();
-  for (const t of r.targets) {
-    const goal = `${TARGET_SIGNS[t.kind]} ${num(t.goal, t.decimals)}${t.unit}`;
-    console.log(`target: ${t.label} ${goal}, measured ${num(t.measured, t.decimals)}${t.unit}: ${t.met ? "met" : "MISSED"}`);
-  }
+  printTargets(r.targets);
   console.log(`relay points/s ÷ baseline points/s: ${r.ratio.toFixed(3)}`);
   console.log(`relay points/s ÷ bare pass-through points/s: ${r.passthroughRatio.toFixed(3)}`);
 
@@ -94,6 +97,13 @@ export function printReport(r: BenchResults): void {
     ["relay, one output down", r.outage.oneDown],
   ] as const) {
     if (result.firstError) console.log(`${phase}: ${result.errors} errors, first: ${result.firstError}`);
+  }
+}
+
+export function printTargets(targets: readonly Target[]): void {
+  for (const t of targets) {
+    const goal = `${TARGET_SIGNS[t.kind]} ${num(t.goal, t.decimals)}${t.unit}`;
+    console.log(`target: ${t.label} ${goal}, measured ${num(t.measured, t.decimals)}${t.unit}: ${t.met ? "met" : "MISSED"}`);
   }
 }
 
@@ -138,6 +148,47 @@ function printQueryPhase(q: QueryPhaseResult): void {
       const stats = s.targets[t];
       if (stats.firstError) console.log(`${s.query} (${TARGET_NAMES[t]}): ${stats.errors} errors, first: ${stats.firstError}`);
     }
+  }
+}
+
+export function printRepairPhase(r: RepairPhaseResult): void {
+  console.log(
+    `\nrepair phase: 2 × influxd ${r.influxdVersion}; ${r.series} series of float, integer, string and boolean fields over ` +
+      `two 7-day shard groups; the ingest baseline writes them into a with ${r.writesInFlight} × ${int(r.batchPoints)}-point ` +
+      `writes in flight, as repair does; then check, repair of the empty b, check\n` +
+      `influx-ha: ${r.command.join(" ")} (its RSS with --help: ${mib(r.helpRssMiB)})\n`,
+  );
+  const header = [
+    "points",
+    "ingest points/s",
+    "repair points/s",
+    "÷ ingest",
+    "repair s, copy / all",
+    "repair RSS peak",
+    "check s, before / after",
+    "check RSS peak",
+  ];
+  const rows = r.sizes.map((s) => [
+    int(s.points),
+    int(s.ingest.pointsPerSec),
+    int(s.repair.pointsPerSec),
+    s.ratio.toFixed(3),
+    `${s.repair.dataSeconds.toFixed(1)} / ${s.repair.wallSeconds.toFixed(1)}`,
+    mib(s.repair.peakRssMiB),
+    `${s.checkBefore.wallSeconds.toFixed(1)} / ${s.checkAfter.wallSeconds.toFixed(1)}`,
+    mib(Math.max(s.checkBefore.peakRssMiB, s.checkAfter.peakRssMiB)),
+  ]);
+  printTable([header, ...rows]);
+  console.log();
+  for (const s of r.sizes) {
+    const perPoint = (seconds: number) => `${((seconds * 1e6) / s.points).toFixed(1)} µs`;
+    const copy = s.repair.copyCpuSeconds;
+    console.log(
+      `${int(s.points)} points: repair says "wrote ${int(s.repair.written)} points in ${s.repair.reportedSeconds.toFixed(1)} s" ` +
+        `(its own timing of the copy: ${int(s.points / s.repair.reportedSeconds)} points/s). CPU per point: the ingest, influxd ` +
+        `${perPoint(s.ingest.influxdCpuSeconds)} + client ${perPoint(s.ingest.clientCpuSeconds)}; the copy, b ${perPoint(copy.target)} ` +
+        `+ a ${perPoint(copy.source)} + the tool ${perPoint(copy.tool)} (the tool ${perPoint(s.repair.cpuSeconds)} in all, checks included)`,
+    );
   }
 }
 

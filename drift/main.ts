@@ -1,5 +1,7 @@
-#!/usr/bin/env node
-// Process entry of `influx-ha check|repair` (run.ts does the work).
+#!/usr/bin/env -S node --max-old-space-size=128
+// Process entry of `influx-ha check|repair` (run.ts does the work). The heap cap (here and in the npm
+// scripts) keeps the tool's memory flat: what it holds at once is bounded (a chunk, a few batches, a merge
+// of MERGE_LIMIT values), but V8 would otherwise let garbage grow the heap to 250 MB on a long copy.
 import { exitWhenDone } from "../relay/exit.js";
 import { runDrift } from "./run.js";
 

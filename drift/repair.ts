@@ -61,6 +61,8 @@ export interface RepairOutcome {
   readonly settled: number;
   /** Points a replica refused for good (4xx), e.g. a field type conflict, with its answer. */
   readonly refused: readonly string[];
+  /** Time spent copying and merging, checks and schema left out. */
+  readonly copyMs: number;
   /** The last check: undefined on a dry run. */
   readonly last: DriftReport | undefined;
 }
@@ -70,7 +72,7 @@ const BATCH_POINTS = 5_000;
 /** Write requests in flight per copy: keeps reading and writing overlapped. */
 const WRITES_IN_FLIGHT = 4;
 /** Field values over all replicas that a merge holds in memory at most, before it splits the bucket finer. */
-const MERGE_LIMIT = 200_000;
+const MERGE_LIMIT = 50_000;
 /** Finer buckets a large difference is split into, until a piece is small enough to merge. */
 const FINER_NS = [3_600n, 60n, 1n].map((s) => s * 1_000_000_000n).concat([1_000_000n, 1_000n, 1n]);
 
@@ -85,6 +87,7 @@ export class Repair {
   private readonly schemaActions: SchemaAction[] = [];
   private readonly manual: ManualStep[] = [];
   private settled = 0;
+  private copyMs = 0;
   /** One batch per replica, database and policy, shared by every bucket: many small buckets make few writes. */
   private readonly writers = new Map<string, BatchWriter>();
 
@@ -129,8 +132,8 @@ export class Repair {
   }
 
   private outcome(first: DriftReport, last: DriftReport | undefined): RepairOutcome {
-    const { schemaActions, manual, written, conflicts, settled, refused } = this;
-    return { first, schemaActions, manual, written, conflicts, settled, refused, last };
+    const { schemaActions, manual, written, conflicts, settled, refused, copyMs } = this;
+    return { first, schemaActions, manual, written, conflicts, settled, refused, copyMs, last };
   }
 
   private totalWritten(): number {
@@ -239,6 +242,7 @@ export class Repair {
 
   private async repairData(report: DriftReport): Promise<void> {
     const { progress } = this.opts;
+    const started = performance.now();
     this.conflicts = [];
     this.refused = [];
     progress.start("repairing", report.data.length + report.content.length);
@@ -253,6 +257,7 @@ export class Repair {
     }
     await Promise.all([...this.writers.values()].map((w) => w.flush()));
     this.writers.clear();
+    this.copyMs += performance.now() - started;
     progress.done();
   }
 
