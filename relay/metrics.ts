@@ -166,6 +166,19 @@ export class RelayMetrics {
       "Age of the oldest write in each output's queue; 0 when empty.",
       health((h) => h.queue.oldestAgeSeconds ?? 0),
     );
+    // The bounds beside the gauges they bound, so an alert or a dashboard divides one by the other.
+    readGauge(
+      registers,
+      "influx_relay_queue_limit_bytes",
+      "Each output's buffer-size-mb in bytes: past it, writes for the output are dropped and it is marked out of sync.",
+      health((h) => h.queue.limitBytes),
+    );
+    readGauge(
+      registers,
+      "influx_relay_queue_max_age_seconds",
+      "Each output's max-queue-age: once its oldest queued write is older, writes for it are dropped and it is marked out of sync.",
+      health((h) => h.queue.maxAgeSeconds),
+    );
     readGauge(
       registers,
       "influx_relay_output_up",
@@ -236,6 +249,11 @@ export class RelayMetrics {
       help: 'Reads sent to each replica; stale="true" when no replica was in sync and this one was the least behind.',
       labelNames: ["output", "stale"],
       registers,
+      // Every series from the first scrape, at 0: increase() misses a series' first value, so a counter
+      // that appeared at 1 would hide the first stale read from an alert.
+      collect(this: Counter<"output" | "stale">) {
+        for (const output of outputs()) for (const stale of ["true", "false"]) this.inc({ output: output.name, stale }, 0);
+      },
     });
     this.backendSeconds = new Histogram({
       name: "influx_relay_backend_request_duration_seconds",

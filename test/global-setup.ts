@@ -1,7 +1,9 @@
 // Before any test: the real tools the tests run must be there (installed with apt-get when root):
 // InfluxDB and HAProxy from Debian's packages, the validators of what infra/ renders, and the tools the
-// tests and the rendered scripts call, which a minimal Debian (a CI container) lacks, and Debian's influx CLI.
+// tests and the rendered scripts call, which a minimal Debian (a CI container) lacks, Debian's influx CLI, and
+// Debian's Prometheus (prometheus and promtool), which the tests start themselves, never as a service.
 import { HAPROXY, INFLUXD, ensureTools, type Tool } from "../local/tools.js";
+import { PROMETHEUS, PROMTOOL } from "./helpers/prometheus.js";
 
 const VALIDATORS: readonly Tool[] = [
   { binary: "cloud-init", aptPackage: "cloud-init" },
@@ -15,6 +17,9 @@ const TEST_TOOLS: readonly Tool[] = [
   { binary: "curl", aptPackage: "curl" },
   { binary: "sfdisk", aptPackage: "fdisk" },
   { binary: "mkfs.ext4", aptPackage: "e2fsprogs" },
+  // observability/: the alerting rules under promtool, and a real Prometheus against the local layout.
+  PROMETHEUS,
+  PROMTOOL,
 ];
 
 export default function setup(): void {
