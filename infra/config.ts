@@ -51,6 +51,19 @@ export type ClientTls = "haproxy" | "opt-out" | "internal";
 export const SERVICE_TYPES = ["LoadBalancer", "NodePort", "ClusterIP"] as const;
 export type ServiceType = (typeof SERVICE_TYPES)[number];
 
+/**
+ * Prometheus scraping the workload (targets "aks" and "k8s"): the NetworkPolicies let the pods of its
+ * namespace reach the relays' and HAProxy's /metrics; it finds them through the Prometheus Operator's
+ * objects, or else through prometheus.io/* pod annotations.
+ */
+export interface PrometheusConfig {
+  readonly namespace: string;
+  /** true: a PrometheusRule and ServiceMonitors (the cluster has the operator's CRDs); false: pod annotations. */
+  readonly operator: boolean;
+  /** On the PrometheusRule and the ServiceMonitors, for the operator's selectors (e.g. release=kube-prometheus-stack). */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
 /** The workload on a Kubernetes cluster: targets "aks" and "k8s". */
 export interface KubernetesConfig {
   readonly namespace: string;
@@ -71,6 +84,8 @@ export interface KubernetesConfig {
   readonly relayImage: string | undefined;
   /** Target k8s: a kubeconfig's contents or path; undefined: the ambient one (KUBECONFIG, ~/.kube/config). */
   readonly kubeconfig: string | undefined;
+  /** undefined: no Prometheus reaches the workload (prometheusNamespace unset). */
+  readonly prometheus: PrometheusConfig | undefined;
 }
 
 /** The AKS cluster: target "aks". */
@@ -216,6 +231,7 @@ export function parseStackConfig(read: ConfigReader): StackConfig {
 
   const publicEndpoint = c.boolean("publicEndpoint", true);
   const vm = target === "vm" ? parseVmConfig(c, replicas, { database: udpDatabase, port: udpPort }, problems) : undefined;
+  if (target === "vm") refusePrometheusKeys(c, problems);
   const kubernetes = target === "aks" || target === "k8s" ? parseKubernetesConfig(c, target, problems) : undefined;
   const aks = target === "aks" ? parseAksConfig(c, problems) : undefined;
 
@@ -396,13 +412,7 @@ function parseKubernetesConfig(c: Keys, target: "aks" | "k8s", problems: string[
     );
   }
 
-  const nodeSelector: Record<string, string> = {};
-  c.stringList("nodeSelector", []).forEach((entry, i) => {
-    const [key = "", value, ...rest] = entry.split("=");
-    if (value === undefined || rest.length > 0 || !LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) {
-      problems.push(`${NAMESPACE}:nodeSelector[${i}] "${entry}" must be a node label as key=value`);
-    } else nodeSelector[key] = value;
-  });
+  const nodeSelector = c.labels("nodeSelector", "node label");
   if (target === "aks" && Object.keys(nodeSelector).length > 0) {
     problems.push(`${NAMESPACE}:nodeSelector applies to target k8s; on aks the workload runs on the InfluxDB pool`);
   }
@@ -437,7 +447,40 @@ function parseKubernetesConfig(c: Keys, target: "aks" | "k8s", problems: string[
     influxdbImage,
     relayImage,
     kubeconfig,
+    prometheus: parsePrometheusConfig(c, problems),
   };
+}
+
+function parsePrometheusConfig(c: Keys, problems: string[]): PrometheusConfig | undefined {
+  const namespace = c.string("prometheusNamespace", null);
+  if (namespace !== undefined && !DNS_LABEL.test(namespace)) {
+    problems.push(`${NAMESPACE}:prometheusNamespace "${namespace}" must be a DNS label (lower-case letters, digits, "-")`);
+  }
+  const operator = c.boolean("prometheusOperator", false);
+  const labels = c.labels("prometheusLabels", "label");
+  // No default namespace: a wrong guess would leave Prometheus behind the NetworkPolicies, scraping nothing.
+  if (operator && namespace === undefined) {
+    problems.push(
+      `${NAMESPACE}:prometheusOperator needs ${NAMESPACE}:prometheusNamespace, the namespace Prometheus runs in: the NetworkPolicies let its pods scrape the relays and HAProxy`,
+    );
+  }
+  if (!operator && Object.keys(labels).length > 0) {
+    problems.push(`${NAMESPACE}:prometheusLabels label the PrometheusRule and ServiceMonitors, which only prometheusOperator true creates`);
+  }
+  return namespace === undefined ? undefined : { namespace, operator, labels };
+}
+
+/** Target vm has no pods to annotate and no operator: Prometheus scrapes its nodes by address (README, Monitoring). */
+function refusePrometheusKeys(c: Keys, problems: string[]): void {
+  const set: string[] = [];
+  if (c.string("prometheusNamespace", null) !== undefined) set.push("prometheusNamespace");
+  if (c.boolean("prometheusOperator", false)) set.push("prometheusOperator");
+  if (c.stringList("prometheusLabels", []).length > 0) set.push("prometheusLabels");
+  for (const key of set) {
+    problems.push(
+      `${NAMESPACE}:${key} applies to targets aks and k8s; on vm, Prometheus scrapes the nodes by address (README, Monitoring)`,
+    );
+  }
 }
 
 function parseAksConfig(c: Keys, problems: string[]): AksConfig {
@@ -534,6 +577,18 @@ class Keys {
     if (value === "true" || value === "false") return value === "true";
     this.problems.push(`${NAMESPACE}:${key} must be true or false, not ${JSON.stringify(value)}`);
     return fallback;
+  }
+
+  /** Labels as a list of key=value, each a label key and value Kubernetes accepts. */
+  labels(key: string, what: string): Readonly<Record<string, string>> {
+    const labels: Record<string, string> = {};
+    this.stringList(key, []).forEach((entry, i) => {
+      const [name = "", value, ...rest] = entry.split("=");
+      if (value === undefined || rest.length > 0 || !LABEL_KEY.test(name) || !LABEL_VALUE.test(value)) {
+        this.problems.push(`${NAMESPACE}:${key}[${i}] "${entry}" must be a ${what} as key=value`);
+      } else labels[name] = value;
+    });
+    return labels;
   }
 
   /** A list is set as JSON (pulumi config set --path 'key[0]' value, or --json). */

@@ -1,13 +1,24 @@
 // HAProxy: a Deployment of at least two alike pods behind the clients' Service. Its haproxy.cfg is the
 // rendered one, in a ConfigMap; the stats password comes from a Secret through the environment. The
-// config's checksum sits on the pod template, so a new config rolls the pods.
+// config's checksum sits on the pod template, so a new config rolls the pods. The stats Secret holds the
+// stats user too, so a Prometheus ServiceMonitor can take both credentials of HAProxy's exporter from it.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { clientScheme } from "../../haproxy/render.js";
 import type { ClientTls, ServiceType } from "../config.js";
 import { CLIENT_TLS_ANNOTATION } from "../marks.js";
 import { hardenedContainer, httpProbe, onePodAtATime, placement, POD_SECURITY } from "./pod.js";
-import { componentLabels, HAPROXY_IMAGE, K8S_PORTS, PATHS, STATS_PASSWORD_ENV, TLS_PEM_KEY, type KubernetesPlan } from "./plan.js";
+import {
+  componentLabels,
+  HAPROXY_IMAGE,
+  K8S_PORTS,
+  PATHS,
+  podScrapeAnnotations,
+  STATS_PASSWORD_ENV,
+  STATS_SECRET_KEYS,
+  TLS_PEM_KEY,
+  type KubernetesPlan,
+} from "./plan.js";
 
 export interface HaproxyTierArgs {
   readonly plan: KubernetesPlan;
@@ -25,6 +36,8 @@ export class HaproxyTier extends pulumi.ComponentResource {
   readonly deployment: k8s.apps.v1.Deployment;
   /** The clients' Service: writes, queries, /ping and /health. */
   readonly clientService: k8s.core.v1.Service;
+  /** Keys STATS_SECRET_KEYS: the stats page's and the Prometheus exporter's user and password. */
+  readonly statsSecretName: pulumi.Output<string>;
 
   constructor(name: string, args: HaproxyTierArgs, opts?: pulumi.ComponentResourceOptions) {
     super("influx-ha:k8s:HaproxyTier", name, {}, opts);
@@ -37,7 +50,14 @@ export class HaproxyTier extends pulumi.ComponentResource {
     );
     const stats = new k8s.core.v1.Secret(
       `${name}-stats`,
-      { metadata: { namespace, labels }, type: "Opaque", stringData: { password: pulumi.secret(plan.topology.stats.password) } },
+      {
+        metadata: { namespace, labels },
+        type: "Opaque",
+        stringData: {
+          [STATS_SECRET_KEYS.username]: plan.topology.stats.user,
+          [STATS_SECRET_KEYS.password]: pulumi.secret(plan.topology.stats.password),
+        },
+      },
       { parent: this },
     );
 
@@ -65,6 +85,7 @@ export class HaproxyTier extends pulumi.ComponentResource {
               annotations: {
                 "influx-ha/haproxy-cfg-sha256": plan.haproxyConfigChecksum,
                 ...(plan.tls === undefined ? {} : { "influx-ha/tls-certificate-sha256": plan.tls.fingerprint }),
+                ...podScrapeAnnotations(plan, "haproxy"),
               },
             },
             spec: {
@@ -75,7 +96,12 @@ export class HaproxyTier extends pulumi.ComponentResource {
                   name: "haproxy",
                   image: HAPROXY_IMAGE,
                   // The image's default command: haproxy -f /usr/local/etc/haproxy/haproxy.cfg.
-                  env: [{ name: STATS_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: stats.metadata.name, key: "password" } } }],
+                  env: [
+                    {
+                      name: STATS_PASSWORD_ENV,
+                      valueFrom: { secretKeyRef: { name: stats.metadata.name, key: STATS_SECRET_KEYS.password } },
+                    },
+                  ],
                   ports: [
                     { name: "client", containerPort: K8S_PORTS.haproxy, protocol: "TCP" },
                     { name: "stats", containerPort: K8S_PORTS.stats, protocol: "TCP" },
@@ -122,6 +148,7 @@ export class HaproxyTier extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    this.statsSecretName = stats.metadata.name;
     this.registerOutputs({ deploymentName: this.deployment.metadata.name, clientServiceName: this.clientService.metadata.name });
   }
 }

@@ -5,9 +5,12 @@
 // Each replica and each relay gets its own ClusterIP Service. Its address never changes when the pod is
 // rescheduled, so the relays' UDP sockets (connected once, at start) keep working; and it routes only to
 // a ready pod, which HAProxy's checks then see. HAProxy follows the Services' DNS names at run time.
+//
+// With prometheusNamespace, the plan also says how Prometheus scrapes the relays and HAProxy: the
+// contents of the Prometheus Operator's objects, or the prometheus.io/* pod annotations.
 import { createHash, X509Certificate } from "node:crypto";
-import type { KubernetesConfig, StackConfig } from "../config.js";
-import { renderHaproxyConfig } from "../../haproxy/render.js";
+import type { KubernetesConfig, PrometheusConfig, StackConfig } from "../config.js";
+import { clientScheme, renderHaproxyConfig } from "../../haproxy/render.js";
 import { createDatabasesStatement } from "../../influxdb/influxql.js";
 import { renderReplicaConfig } from "../../influxdb/render-config.js";
 import { renderRelayConfig } from "../../relay/render-config.js";
@@ -75,6 +78,44 @@ export interface KubernetesPlan {
   readonly createDatabases: string;
   /** Node labels every pod must match. */
   readonly nodeSelector: Readonly<Record<string, string>>;
+  /** undefined: no Prometheus is configured to reach the workload. */
+  readonly monitoring: MonitoringPlan | undefined;
+}
+
+/** The job names observability/prometheus/influx-ha.rules.yml selects on (its header names them). */
+export const PROMETHEUS_JOBS = { relay: "influx-relay", haproxy: "influx-haproxy" } as const;
+/** The label of the monitoring Services whose value becomes their series' job (a ServiceMonitor's jobLabel). */
+const PROMETHEUS_JOB_LABEL = "influx-ha/prometheus-job";
+const SCRAPE_INTERVAL = "30s";
+/** The keys of HAProxy's stats Secret: the stats user's credentials, also the ServiceMonitor's basic auth. */
+export const STATS_SECRET_KEYS = { username: "username", password: "password" } as const;
+
+/** Where and how Prometheus scrapes one component's pods. */
+export interface ScrapeTarget {
+  readonly component: "relay" | "haproxy";
+  readonly job: string;
+  /** The Service the operator finds the pods through; its one port is named as the pods' container port. */
+  readonly serviceName: string;
+  readonly portName: string;
+  readonly port: number;
+  readonly path: string;
+  /** HAProxy's stats port speaks HTTPS when it terminates TLS (tlsCertificate). */
+  readonly scheme: "http" | "https";
+  /** HAProxy's exporter sits behind the stats page's basic auth; the relays' /metrics is open. */
+  readonly basicAuth: boolean;
+}
+
+export interface MonitoringPlan {
+  /** The workload's namespace, where the monitoring objects go. */
+  readonly namespace: string;
+  /** The namespace Prometheus runs in: the NetworkPolicies let its pods reach the targets' ports. */
+  readonly prometheusNamespace: string;
+  /** true: a PrometheusRule and ServiceMonitors; false: prometheus.io/* annotations on the pod templates. */
+  readonly operator: boolean;
+  /** Of the PrometheusRule and the ServiceMonitors: the workload's name, then the stack's prometheusLabels. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly relay: ScrapeTarget;
+  readonly haproxy: ScrapeTarget;
 }
 
 export function planKubernetesWorkload(config: StackConfig, k8s: KubernetesConfig, onDedicatedPool: boolean): KubernetesPlan {
@@ -137,6 +178,96 @@ export function planKubernetesWorkload(config: StackConfig, k8s: KubernetesConfi
     replicaUrls: topology.replicas.map((r) => `http://${r.address}:${r.httpPort}`),
     createDatabases: createDatabasesStatement(topology.databases),
     nodeSelector: onDedicatedPool ? { [DEDICATED_POOL.key]: DEDICATED_POOL.value } : k8s.nodeSelector,
+    monitoring: k8s.prometheus === undefined ? undefined : planMonitoring(k8s.prometheus, k8s.namespace, topology),
+  };
+}
+
+function planMonitoring(prometheus: PrometheusConfig, namespace: string, topology: Topology): MonitoringPlan {
+  return {
+    namespace,
+    prometheusNamespace: prometheus.namespace,
+    operator: prometheus.operator,
+    labels: { ...prometheus.labels, "app.kubernetes.io/name": "influx-ha" },
+    relay: {
+      component: "relay",
+      job: PROMETHEUS_JOBS.relay,
+      serviceName: "relay-metrics",
+      portName: "http",
+      port: K8S_PORTS.relayHttp,
+      path: "/metrics",
+      scheme: "http",
+      basicAuth: false,
+    },
+    haproxy: {
+      component: "haproxy",
+      job: PROMETHEUS_JOBS.haproxy,
+      serviceName: "haproxy-stats",
+      portName: "stats",
+      port: K8S_PORTS.stats,
+      path: "/metrics",
+      scheme: clientScheme(topology),
+      basicAuth: true,
+    },
+  };
+}
+
+/**
+ * The prometheus.io/* annotations of a component's pod template: only without the operator, whose
+ * ServiceMonitors would otherwise scrape the pods a second time. An annotation-following job sends no
+ * credentials, so HAProxy's say where its /metrics is but not to scrape it; a job of its own does (README).
+ */
+export function podScrapeAnnotations(plan: KubernetesPlan, component: ScrapeTarget["component"]): Record<string, string> {
+  if (plan.monitoring === undefined || plan.monitoring.operator) return {};
+  const target = plan.monitoring[component];
+  return {
+    "prometheus.io/scrape": String(!target.basicAuth),
+    "prometheus.io/port": String(target.port),
+    "prometheus.io/path": target.path,
+    "prometheus.io/scheme": target.scheme,
+  };
+}
+
+/**
+ * The Service a ServiceMonitor finds a component's pods through: headless (Prometheus reads its
+ * endpoints, ready pods or not, and needs no virtual IP), labelled with the job its series get.
+ */
+export function metricsService(target: ScrapeTarget) {
+  return {
+    name: target.serviceName,
+    labels: { ...componentLabels(target.component), [PROMETHEUS_JOB_LABEL]: target.job },
+    spec: {
+      clusterIP: "None",
+      selector: componentLabels(target.component),
+      ports: [{ name: target.portName, port: target.port, targetPort: target.portName, protocol: "TCP" }],
+    },
+  };
+}
+
+/**
+ * A ServiceMonitor's spec (monitoring.coreos.com/v1) for a target: its metrics Service, that Service's
+ * label as the job, the pod's name as the instance (what the alerts name). A target behind basic auth
+ * reads the credentials from the stats Secret (STATS_SECRET_KEYS), named by `statsSecret`.
+ */
+export function serviceMonitorSpec<Name>(monitoring: MonitoringPlan, target: ScrapeTarget, statsSecret: Name) {
+  const credential = (key: string) => ({ name: statsSecret, key });
+  return {
+    jobLabel: PROMETHEUS_JOB_LABEL,
+    selector: { matchLabels: metricsService(target).labels },
+    namespaceSelector: { matchNames: [monitoring.namespace] },
+    endpoints: [
+      {
+        port: target.portName,
+        path: target.path,
+        scheme: target.scheme,
+        interval: SCRAPE_INTERVAL,
+        relabelings: [{ sourceLabels: ["__meta_kubernetes_pod_name"], targetLabel: "instance" }],
+        // HAProxy's certificate names the clients' endpoint, not the pod's address Prometheus dials.
+        ...(target.scheme === "https" ? { tlsConfig: { insecureSkipVerify: true } } : {}),
+        ...(target.basicAuth
+          ? { basicAuth: { username: credential(STATS_SECRET_KEYS.username), password: credential(STATS_SECRET_KEYS.password) } }
+          : {}),
+      },
+    ],
   };
 }
 

@@ -1,12 +1,13 @@
 // The relays: a StatefulSet, because each relay's durable queue needs a volume of its own that follows
 // it. Each pod reads its own rendered config (<pod name>.toml, from a Secret, since it holds the admin
 // token), is ready while it can take writes (/health), and never shares a host with another relay. With
-// UDP on, a Service takes the clients' datagrams to the relays.
+// UDP on, a Service takes the clients' datagrams to the relays. With Prometheus and no operator, the pod
+// template carries the prometheus.io/* annotations of their /metrics.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServiceType } from "../config.js";
 import { hardenedContainer, httpProbe } from "./pod.js";
-import { componentLabels, K8S_PORTS, PATHS, type KubernetesPlan } from "./plan.js";
+import { componentLabels, K8S_PORTS, PATHS, podScrapeAnnotations, type KubernetesPlan } from "./plan.js";
 import { statefulPods } from "./stateful-pods.js";
 
 export interface RelayTierArgs {
@@ -67,6 +68,7 @@ export class RelayTier extends pulumi.ComponentResource {
       }),
       config: { source: { secret: config.metadata.name }, mountPath: PATHS.relayConfigDir },
       volume: { name: "queue", mountPath: PATHS.relaySpoolRoot, storageClassName: args.storageClassName, sizeGi: plan.relayQueueVolumeGi },
+      podAnnotations: podScrapeAnnotations(plan, "relay"),
       startAfter: args.replicaServices,
     });
 

@@ -37,6 +37,8 @@ export interface StatefulPodsArgs {
     readonly storageClassName: pulumi.Input<string>;
     readonly sizeGi: number;
   };
+  /** On the pod template; none when empty. */
+  readonly podAnnotations?: Readonly<Record<string, string>>;
   /** What the pods need to exist before they start, besides the headless Service. */
   readonly startAfter?: readonly pulumi.Resource[];
 }
@@ -79,7 +81,10 @@ export function statefulPods(
         selector: { matchLabels: labels },
         persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
         template: {
-          metadata: { labels },
+          metadata: {
+            labels,
+            ...(Object.keys(args.podAnnotations ?? {}).length === 0 ? {} : { annotations: { ...args.podAnnotations } }),
+          },
           spec: {
             securityContext: POD_SECURITY,
             ...placement(args.plan, args.component, args.spreading),

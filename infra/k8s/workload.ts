@@ -1,7 +1,8 @@
 // The whole HA layout on a Kubernetes cluster, from planKubernetesWorkload's plan: the namespace, the
 // premium StorageClass (unless the stack names one), the admin Secret, the InfluxDB replicas, the
-// relays, HAProxy, the network policies and the bootstrap Job. Targets aks and k8s both use it; only
-// the provider (which cluster) and where the relay image comes from differ.
+// relays, HAProxy, the network policies, the bootstrap Job, and with prometheusOperator the Prometheus
+// Operator's objects. Targets aks and k8s both use it; only the provider (which cluster) and where the
+// relay image comes from differ.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { clientScheme } from "../../haproxy/render.js";
@@ -10,6 +11,7 @@ import { createAdminStatement } from "../../influxdb/influxql.js";
 import { DatabaseBootstrap } from "./bootstrap.js";
 import { HaproxyTier } from "./haproxy.js";
 import { InfluxDbReplicas } from "./influxdb.js";
+import { Monitoring } from "./monitoring.js";
 import { NetworkPolicies } from "./network-policies.js";
 import { AZURE_INTERNAL_LB, planKubernetesWorkload, serviceAddress, type KubernetesPlan } from "./plan.js";
 import { RelayTier } from "./relays.js";
@@ -111,6 +113,13 @@ export class InfluxHaWorkload extends pulumi.ComponentResource {
       { parent: this },
     );
     new NetworkPolicies(`${name}-netpol`, { plan, namespace }, { parent: this });
+    if (plan.monitoring?.operator) {
+      new Monitoring(
+        `${name}-monitoring`,
+        { monitoring: plan.monitoring, namespace, statsSecretName: haproxy.statsSecretName },
+        { parent: this },
+      );
+    }
     new DatabaseBootstrap(
       `${name}-bootstrap`,
       {

@@ -1,9 +1,13 @@
 // The AKS layout's resource graph under Pulumi's mocks: the cluster and its pools, the relay image and
 // its pull grant, and every Kubernetes object of the workload, each also validated against the
-// Kubernetes OpenAPI schema (kubernetes-models). No cloud, no cluster and no Pulumi CLI are involved.
+// Kubernetes OpenAPI schema (kubernetes-models), and what Prometheus gets: NetworkPolicy rules, pod
+// annotations or the Prometheus Operator's objects, whose shape is checked against the operator's API by
+// hand (kubernetes-models has no schema for them). No cloud, no cluster and no Pulumi CLI are involved.
 import { createHash, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { parseStackConfig } from "../../infra/config.js";
 import type { AksLayout } from "../../infra/azure/aks-layout.js";
 import { buildRelayBundle, type RelayBundle } from "../../infra/relay-bundle.js";
@@ -375,5 +379,169 @@ describe("the AKS layout", () => {
     await expect(validateKubernetesObject({ ...statefulSet, spec: { ...statefulSet.spec, replicas: "three" } })).rejects.toThrow(
       /replicas/,
     );
+  });
+});
+
+describe("the AKS layout with Prometheus", () => {
+  const annotationsOnly = { "influx-ha:prometheusNamespace": "monitoring" };
+  const operator = {
+    ...annotationsOnly,
+    "influx-ha:prometheusOperator": "true",
+    "influx-ha:prometheusLabels": '["release=kube-prometheus-stack"]',
+  };
+  const OPERATOR_API = "monitoring.coreos.com/v1";
+  const names = (all: Declared[]): string[] => all.map((d) => `${d.type} ${d.name}`).sort();
+  const policies = (all: Declared[]): Record<string, any> =>
+    Object.fromEntries(ofType(all, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((d) => [d.inputs.metadata.name, d.inputs.spec]));
+
+  it("declares nothing for Prometheus while its keys are unset, and without the operator only annotates and opens", async () => {
+    const { all: plain } = await declare();
+    expect(
+      plain.filter((d) => d.type.includes(OPERATOR_API) || JSON.stringify(d.inputs).includes("prometheus.io/")).map((d) => d.name),
+    ).toEqual([]);
+    for (const spec of Object.values(policies(plain))) expect(JSON.stringify(spec)).not.toContain("namespaceSelector");
+
+    const { all } = await declare(annotationsOnly);
+    expect(names(all)).toEqual(names(plain));
+    expect(one(all, "kubernetes:apps/v1:StatefulSet", "relay").inputs.spec.template.metadata.annotations).toEqual({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": "9096",
+      "prometheus.io/path": "/metrics",
+      "prometheus.io/scheme": "http",
+    });
+    expect(one(all, "kubernetes:apps/v1:Deployment", "haproxy").inputs.spec.template.metadata.annotations).toMatchObject({
+      "prometheus.io/scrape": "false",
+      "prometheus.io/port": "8404",
+      "prometheus.io/path": "/metrics",
+    });
+    // InfluxDB has no /metrics: its pods are neither annotated nor opened.
+    expect(one(all, "kubernetes:apps/v1:StatefulSet", "influxdb").inputs.spec.template.metadata.annotations).toBeUndefined();
+  });
+
+  it("lets the pods of Prometheus's namespace reach the relays' and HAProxy's metrics ports, and nothing else", async () => {
+    const { all: plain } = await declare();
+    for (const stack of [annotationsOnly, operator]) {
+      const { all } = await declare(stack);
+      const before = policies(plain);
+      const after = policies(all);
+      const fromPrometheus = [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }];
+      expect(after.relay.ingress).toEqual([...before.relay.ingress, { from: fromPrometheus, ports: [{ protocol: "TCP", port: 9096 }] }]);
+      expect(after.haproxy.ingress).toEqual([
+        ...before.haproxy.ingress,
+        { from: fromPrometheus, ports: [{ protocol: "TCP", port: 8404 }] },
+      ]);
+      expect(after.influxdb).toEqual(before.influxdb);
+      expect(after["default-deny-ingress"]).toEqual(before["default-deny-ingress"]);
+      for (const policy of ofType(all, "kubernetes:networking.k8s.io/v1:NetworkPolicy")) await validateKubernetesObject(policy.inputs);
+    }
+  });
+
+  it("with the operator, renders the rules file as a PrometheusRule, its groups exactly the file's", async () => {
+    const { all } = await declare(operator);
+    const rule = one(all, `kubernetes:${OPERATOR_API}:PrometheusRule`);
+    expect(rule.name).toBe("influx-ha-workload-monitoring-rules");
+    expect(rule.inputs).toMatchObject({
+      apiVersion: OPERATOR_API,
+      kind: "PrometheusRule",
+      metadata: {
+        name: "influx-ha",
+        namespace: "influx-ha",
+        labels: { release: "kube-prometheus-stack", "app.kubernetes.io/name": "influx-ha" },
+      },
+    });
+    const file = parseYaml(readFileSync(new URL("../../observability/prometheus/influx-ha.rules.yml", import.meta.url), "utf8"));
+    expect(rule.inputs.spec).toEqual({ groups: file.groups });
+
+    // The operator's API: spec.groups[] of name and rules[], each rule an alert with expr, and optionally
+    // for (a duration), labels and annotations (string maps).
+    const strings = (map: unknown): boolean =>
+      map === undefined || (typeof map === "object" && Object.values(map as object).every((v) => typeof v === "string"));
+    expect(rule.inputs.spec.groups.length).toBeGreaterThan(0);
+    for (const group of rule.inputs.spec.groups) {
+      expect(Object.keys(group).sort()).toEqual(["name", "rules"]);
+      expect(typeof group.name).toBe("string");
+      for (const r of group.rules) {
+        expect(
+          Object.keys(r).every((k) => ["alert", "expr", "for", "labels", "annotations"].includes(k)),
+          r.alert,
+        ).toBe(true);
+        expect(r.alert).toMatch(/^[A-Za-z_][A-Za-z0-9_]*$/);
+        expect(typeof r.expr).toBe("string");
+        if (r.for !== undefined) expect(r.for).toMatch(/^(\d+(ms|s|m|h|d|w|y))+$/);
+        expect(strings(r.labels) && strings(r.annotations), r.alert).toBe(true);
+      }
+    }
+  });
+
+  it("with the operator, scrapes the relays and HAProxy (with the stats Secret's credentials) through Services that select their pods' named ports", async () => {
+    const { all } = await declare(operator);
+    const monitors = Object.fromEntries(ofType(all, `kubernetes:${OPERATOR_API}:ServiceMonitor`).map((d) => [d.name, d.inputs]));
+    expect(Object.keys(monitors).sort()).toEqual(["influx-ha-workload-monitoring-haproxy", "influx-ha-workload-monitoring-relays"]);
+    const services = ofType(all, "kubernetes:core/v1:Service");
+    const stats = all.find((d) => d.name === "influx-ha-workload-haproxy-stats")!;
+    expect(stats.inputs.stringData).toEqual({ username: "admin", password: expect.any(String) });
+
+    for (const [name, workload, port, job] of [
+      ["influx-ha-workload-monitoring-relays", one(all, "kubernetes:apps/v1:StatefulSet", "relay"), "http", "influx-relay"],
+      ["influx-ha-workload-monitoring-haproxy", one(all, "kubernetes:apps/v1:Deployment", "haproxy"), "stats", "influx-haproxy"],
+    ] as const) {
+      const monitor = monitors[name]!;
+      expect(monitor).toMatchObject({
+        apiVersion: OPERATOR_API,
+        kind: "ServiceMonitor",
+        metadata: { name: job, namespace: "influx-ha", labels: { release: "kube-prometheus-stack" } },
+      });
+      const { spec } = monitor;
+      expect(Object.keys(spec).sort()).toEqual(["endpoints", "jobLabel", "namespaceSelector", "selector"]);
+      expect(spec.namespaceSelector).toEqual({ matchNames: ["influx-ha"] });
+      // Exactly one Service matches the selector: no pod is scraped twice.
+      const selected = services.filter((d) =>
+        Object.entries(spec.selector.matchLabels).every(([k, v]) => d.inputs.metadata.labels?.[k] === v),
+      );
+      expect(selected, name).toHaveLength(1);
+      const service = selected[0]!.inputs;
+      // Its label is the job the rules select on; it reaches the component's pods, every one (headless).
+      expect(service.metadata.labels[spec.jobLabel]).toBe(job);
+      expect(service.spec.clusterIP).toBe("None");
+      expect(service.spec.selector).toEqual(workload.inputs.spec.selector.matchLabels);
+      await validateKubernetesObject(service);
+
+      expect(spec.endpoints).toHaveLength(1);
+      const [endpoint] = spec.endpoints;
+      expect(endpoint).toMatchObject({ port, path: "/metrics", scheme: "http", interval: "30s" });
+      expect(service.spec.ports.map((p: any) => [p.name, p.targetPort])).toEqual([[port, port]]);
+      expect(podSpec(workload).containers[0].ports.map((p: any) => p.name)).toContain(port);
+      expect(endpoint.relabelings).toEqual([{ sourceLabels: ["__meta_kubernetes_pod_name"], targetLabel: "instance" }]);
+    }
+    expect(monitors["influx-ha-workload-monitoring-relays"]!.spec.endpoints[0]).not.toHaveProperty("basicAuth");
+    const secretName = `${stats.name}-0a1b2c3d`;
+    expect(monitors["influx-ha-workload-monitoring-haproxy"]!.spec.endpoints[0].basicAuth).toEqual({
+      username: { name: secretName, key: "username" },
+      password: { name: secretName, key: "password" },
+    });
+    // The pods carry no annotations the ServiceMonitors would duplicate.
+    expect(JSON.stringify(all.map((d) => d.inputs))).not.toContain("prometheus.io/");
+  });
+
+  it("with the operator, adds the monitoring component and its five objects and nothing else, the core ones valid by their schemas", async () => {
+    const { all: plain } = await declare();
+    const { all } = await declare(operator);
+    const added = names(all).filter((n) => !names(plain).includes(n));
+    expect(added).toEqual(
+      [
+        "influx-ha:k8s:Monitoring influx-ha-workload-monitoring",
+        `kubernetes:${OPERATOR_API}:PrometheusRule influx-ha-workload-monitoring-rules`,
+        `kubernetes:${OPERATOR_API}:ServiceMonitor influx-ha-workload-monitoring-haproxy`,
+        `kubernetes:${OPERATOR_API}:ServiceMonitor influx-ha-workload-monitoring-relays`,
+        "kubernetes:core/v1:Service influx-ha-workload-monitoring-haproxy-service",
+        "kubernetes:core/v1:Service influx-ha-workload-monitoring-relays-service",
+      ].sort(),
+    );
+    const children = all.filter((d) => d.name.startsWith("influx-ha-workload-monitoring-"));
+    const parents = await Promise.all(children.map((d) => value((d.opts.parent as pulumi.Resource).urn)));
+    for (const urn of parents) expect(urn).toMatch(/\$influx-ha:k8s:Monitoring::influx-ha-workload-monitoring$/);
+    for (const object of all.filter((d) => d.type.startsWith("kubernetes:") && !d.type.includes(OPERATOR_API))) {
+      await validateKubernetesObject(object.inputs);
+    }
   });
 });

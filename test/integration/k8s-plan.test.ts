@@ -1,12 +1,23 @@
-// The Kubernetes workload's plan, pure: names and addresses from the one topology, and the rendered files
-// its ConfigMaps and Secrets hold, checked by the real tools (haproxy -c, the relay's config loader, influxd's TOML).
+// The Kubernetes workload's plan, pure: names and addresses from the one topology, the rendered files
+// its ConfigMaps and Secrets hold, checked by the real tools (haproxy -c, the relay's config loader, influxd's TOML),
+// and how Prometheus scrapes the workload (pod annotations, or the Prometheus Operator's objects).
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
+import { parse as parseYaml } from "yaml";
 import { describe, expect, it } from "vitest";
 import { deriveRelayAdminToken, parseStackConfig } from "../../infra/config.js";
-import { DEDICATED_POOL, planKubernetesWorkload, STATS_PASSWORD_ENV } from "../../infra/k8s/plan.js";
+import {
+  componentLabels,
+  DEDICATED_POOL,
+  metricsService,
+  planKubernetesWorkload,
+  podScrapeAnnotations,
+  PROMETHEUS_JOBS,
+  serviceMonitorSpec,
+  STATS_PASSWORD_ENV,
+} from "../../infra/k8s/plan.js";
 import { HAPROXY, findBinary } from "../../local/tools.js";
 import { parseConfig } from "../../relay/config.js";
 import { AKS_STACK, K8S_STACK, stackReader } from "../helpers/stack-config.js";
@@ -143,5 +154,118 @@ describe("the Kubernetes plan", () => {
     expect(plan().nodeSelector).toEqual({ [DEDICATED_POOL.key]: DEDICATED_POOL.value });
     const config = parseStackConfig(stackReader({ ...K8S_STACK, "influx-ha:nodeSelector": '["disk=premium"]' }));
     expect(planKubernetesWorkload(config, config.kubernetes!, false).nodeSelector).toEqual({ disk: "premium" });
+  });
+});
+
+describe("the Kubernetes plan for Prometheus", () => {
+  const annotationsOnly = { "influx-ha:prometheusNamespace": "monitoring" };
+  const operator = { ...annotationsOnly, "influx-ha:prometheusOperator": "true" };
+
+  it("plans nothing for Prometheus while prometheusNamespace is unset", () => {
+    const p = plan();
+    expect(p.monitoring).toBeUndefined();
+    expect(podScrapeAnnotations(p, "relay")).toEqual({});
+    expect(podScrapeAnnotations(p, "haproxy")).toEqual({});
+  });
+
+  it("without the operator, annotates the relays for scraping, and HAProxy, whose exporter needs basic auth, only with where its metrics are", () => {
+    const p = plan(annotationsOnly);
+    expect(p.monitoring).toMatchObject({ namespace: "influx-ha", prometheusNamespace: "monitoring", operator: false });
+    expect(podScrapeAnnotations(p, "relay")).toEqual({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": "9096",
+      "prometheus.io/path": "/metrics",
+      "prometheus.io/scheme": "http",
+    });
+    expect(podScrapeAnnotations(p, "haproxy")).toEqual({
+      "prometheus.io/scrape": "false",
+      "prometheus.io/port": "8404",
+      "prometheus.io/path": "/metrics",
+      "prometheus.io/scheme": "http",
+    });
+    // With tlsCertificate, the stats port speaks HTTPS too.
+    const tls = plan({
+      ...annotationsOnly,
+      "influx-ha:allowPlaintextPublicEndpoint": undefined,
+      "influx-ha:tlsCertificate": selfSignedPem().pem,
+    });
+    expect(podScrapeAnnotations(tls, "haproxy")["prometheus.io/scheme"]).toBe("https");
+    expect(podScrapeAnnotations(tls, "relay")["prometheus.io/scheme"]).toBe("http");
+  });
+
+  it("with the operator, annotates no pod and selects each component's pods through a headless Service named for its job", () => {
+    const m = plan(operator).monitoring!;
+    expect(podScrapeAnnotations(plan(operator), "relay")).toEqual({});
+    expect(podScrapeAnnotations(plan(operator), "haproxy")).toEqual({});
+    expect(metricsService(m.relay)).toEqual({
+      name: "relay-metrics",
+      labels: { ...componentLabels("relay"), "influx-ha/prometheus-job": "influx-relay" },
+      spec: {
+        clusterIP: "None",
+        selector: componentLabels("relay"),
+        ports: [{ name: "http", port: 9096, targetPort: "http", protocol: "TCP" }],
+      },
+    });
+    expect(metricsService(m.haproxy)).toMatchObject({
+      name: "haproxy-stats",
+      labels: { "influx-ha/prometheus-job": "influx-haproxy" },
+      spec: { selector: componentLabels("haproxy"), ports: [{ name: "stats", port: 8404, targetPort: "stats", protocol: "TCP" }] },
+    });
+  });
+
+  it("scrapes the relays openly and HAProxy with the stats Secret's credentials, every 30 s, naming each pod as the instance", () => {
+    const m = plan({ ...operator, "influx-ha:namespace": "metrics" }).monitoring!;
+    const relays = serviceMonitorSpec(m, m.relay, "stats-secret");
+    expect(relays).toEqual({
+      jobLabel: "influx-ha/prometheus-job",
+      selector: { matchLabels: metricsService(m.relay).labels },
+      namespaceSelector: { matchNames: ["metrics"] },
+      endpoints: [
+        {
+          port: "http",
+          path: "/metrics",
+          scheme: "http",
+          interval: "30s",
+          relabelings: [{ sourceLabels: ["__meta_kubernetes_pod_name"], targetLabel: "instance" }],
+        },
+      ],
+    });
+    const haproxy = serviceMonitorSpec(m, m.haproxy, "stats-secret");
+    expect(haproxy.selector.matchLabels).toEqual(metricsService(m.haproxy).labels);
+    expect(haproxy.endpoints[0]).toMatchObject({
+      port: "stats",
+      path: "/metrics",
+      scheme: "http",
+      basicAuth: { username: { name: "stats-secret", key: "username" }, password: { name: "stats-secret", key: "password" } },
+    });
+    expect(haproxy.endpoints[0]).not.toHaveProperty("tlsConfig");
+
+    const tls = plan({
+      ...operator,
+      "influx-ha:allowPlaintextPublicEndpoint": undefined,
+      "influx-ha:tlsCertificate": selfSignedPem().pem,
+    }).monitoring!;
+    expect(serviceMonitorSpec(tls, tls.haproxy, "stats-secret").endpoints[0]).toMatchObject({
+      scheme: "https",
+      tlsConfig: { insecureSkipVerify: true },
+    });
+  });
+
+  it("gives the series the job names the alerting rules select on", () => {
+    const rules = parseYaml(readFileSync(new URL("../../observability/prometheus/influx-ha.rules.yml", import.meta.url), "utf8")) as {
+      groups: Array<{ rules: Array<{ expr: string }> }>;
+    };
+    const jobs = new Set(rules.groups.flatMap((g) => g.rules.flatMap((r) => [...r.expr.matchAll(/job="([^"]+)"/g)].map((m) => m[1]))));
+    expect([...jobs].sort()).toEqual(Object.values(PROMETHEUS_JOBS).sort());
+    const m = plan(operator).monitoring!;
+    expect([m.relay.job, m.haproxy.job]).toEqual([PROMETHEUS_JOBS.relay, PROMETHEUS_JOBS.haproxy]);
+  });
+
+  it("labels the operator's objects with the stack's prometheusLabels, keeping the workload's name", () => {
+    const m = plan({
+      ...operator,
+      "influx-ha:prometheusLabels": '["release=kube-prometheus-stack", "app.kubernetes.io/name=other"]',
+    }).monitoring!;
+    expect(m.labels).toEqual({ release: "kube-prometheus-stack", "app.kubernetes.io/name": "influx-ha" });
   });
 });

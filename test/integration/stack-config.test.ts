@@ -251,6 +251,7 @@ describe("parseStackConfig", () => {
       influxdbImage: "influxdb:1.8.10",
       relayImage: undefined,
       kubeconfig: undefined,
+      prometheus: undefined,
     });
     expect(aks.aks).toEqual({
       kubernetesVersion: undefined,
@@ -317,5 +318,50 @@ describe("parseStackConfig", () => {
       'influx-ha:kubernetesVersion "latest" must be a version such as 1.33',
       'influx-ha:vmSize Standard_D4_v5 cannot attach premium disks; pick a size with an "s", such as Standard_D4s_v5',
     ]);
+  });
+
+  it("reads where Prometheus runs and whether it has the operator, on Kubernetes only", () => {
+    const k8s = (overrides: Record<string, string>) => parseStackConfig(stackReader({ ...K8S_STACK, ...overrides })).kubernetes!.prometheus;
+    expect(k8s({ "influx-ha:prometheusNamespace": "monitoring" })).toEqual({ namespace: "monitoring", operator: false, labels: {} });
+    expect(
+      k8s({
+        "influx-ha:prometheusNamespace": "monitoring",
+        "influx-ha:prometheusOperator": "true",
+        "influx-ha:prometheusLabels": '["release=kube-prometheus-stack", "team.example.com/owner=ops"]',
+      }),
+    ).toEqual({ namespace: "monitoring", operator: true, labels: { release: "kube-prometheus-stack", "team.example.com/owner": "ops" } });
+
+    expect(
+      problems({
+        ...K8S_STACK,
+        "influx-ha:prometheusOperator": "true",
+        "influx-ha:prometheusLabels": '["release"]',
+      }),
+    ).toEqual([
+      'influx-ha:prometheusLabels[0] "release" must be a label as key=value',
+      "influx-ha:prometheusOperator needs influx-ha:prometheusNamespace, the namespace Prometheus runs in: the NetworkPolicies let its pods scrape the relays and HAProxy",
+    ]);
+    expect(
+      problems({
+        ...AKS_STACK,
+        "influx-ha:prometheusNamespace": "Monitoring",
+        "influx-ha:prometheusLabels": '["release=prometheus"]',
+      }),
+    ).toEqual([
+      'influx-ha:prometheusNamespace "Monitoring" must be a DNS label (lower-case letters, digits, "-")',
+      "influx-ha:prometheusLabels label the PrometheusRule and ServiceMonitors, which only prometheusOperator true creates",
+    ]);
+
+    const onVm = "applies to targets aks and k8s; on vm, Prometheus scrapes the nodes by address (README, Monitoring)";
+    expect(
+      problems({
+        "influx-ha:prometheusNamespace": "monitoring",
+        "influx-ha:prometheusOperator": "true",
+        "influx-ha:prometheusLabels": '["release=prometheus"]',
+      }),
+    ).toEqual([`influx-ha:prometheusNamespace ${onVm}`, `influx-ha:prometheusOperator ${onVm}`, `influx-ha:prometheusLabels ${onVm}`]);
+    // Their declared defaults are no setting at all.
+    const defaults = { "influx-ha:prometheusNamespace": "", "influx-ha:prometheusOperator": "false", "influx-ha:prometheusLabels": "[]" };
+    expect(parseStackConfig(stackReader(defaults))).toEqual(parseStackConfig(stackReader()));
   });
 });

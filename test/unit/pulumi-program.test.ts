@@ -43,6 +43,30 @@ describe("the Pulumi program", () => {
     expect(declaredTypes).toEqual([]);
   });
 
+  it("refuses the Prometheus keys on target vm before declaring anything", async () => {
+    const run = runProgram({ "influx-ha:prometheusNamespace": "monitoring", "influx-ha:prometheusOperator": "true" });
+    const onVm = "applies to targets aks and k8s; on vm, Prometheus scrapes the nodes by address (README, Monitoring)";
+    await expect(run).rejects.toThrow(
+      ["invalid stack config:", `  - influx-ha:prometheusNamespace ${onVm}`, `  - influx-ha:prometheusOperator ${onVm}`].join("\n"),
+    );
+    expect(declaredTypes).toEqual([]);
+  });
+
+  it("declares the Prometheus Operator's objects on an existing cluster when the stack asks for them", async () => {
+    await runProgram({ ...K8S_STACK, "influx-ha:prometheusNamespace": "monitoring", "influx-ha:prometheusOperator": "true" });
+    const operatorKinds = (): string[] => declaredTypes.filter((t) => t.startsWith("kubernetes:monitoring.coreos.com/v1:")).sort();
+    await waitFor(async () => operatorKinds().length >= 3, {
+      timeoutMs: 2_000,
+      intervalMs: 10,
+      what: "the operator's objects to register",
+    });
+    expect(operatorKinds()).toEqual([
+      "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+      "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+      "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+    ]);
+  });
+
   it("declares an AKS cluster and the workload on it for target aks, with no VMs", async () => {
     const program = await runProgram({ ...AKS_STACK, "influx-ha:relayImage": "registry.example.com/influx-relay:0.1.0" });
     expect(await value(program.clientEndpoint)).toBe(`http://${MOCK_PUBLIC_IP}:8086`);
