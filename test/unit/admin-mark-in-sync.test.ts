@@ -5,57 +5,15 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
-import { buildApp } from "../../relay/app.js";
-import { parseConfig } from "../../relay/config.js";
-import { captureLog, type CapturedLog } from "../helpers/capture-log.js";
+import { describe, expect, it } from "vitest";
 import { waitFor } from "../helpers/ports.js";
-import { startScriptedBackend, type ScriptedBackend } from "../helpers/scripted-backend.js";
+import { ADMIN_TOKEN, useRelayApps } from "../helpers/relay-app.js";
 import { tempDir } from "../helpers/temp.js";
 
-let cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const step of cleanup) await step();
-  cleanup = [];
-});
-
-const TOKEN = "test-admin-token-0123456789";
-
-interface Relay {
-  app: FastifyInstance;
-  log: CapturedLog;
-  spoolDir: string;
-}
-
-/** A relay with one output per backend, out1, out2, ...; `out2` adds keys to the second output only. */
-async function relayOver(
-  backends: readonly ScriptedBackend[],
-  opts: { spoolDir?: string; out2?: string; adminToken?: boolean } = {},
-): Promise<Relay> {
-  const spoolDir = opts.spoolDir ?? tempDir();
-  const outputs = backends.map(
-    (b, i) =>
-      `{ name = "out${i + 1}", location = "${b.writeUrl}", timeout = "2s", max-delay-interval = "1s"${i === 1 && opts.out2 ? `, ${opts.out2}` : ""} }`,
-  );
-  const token = opts.adminToken === false ? "" : `admin-token = "${TOKEN}"\n`;
-  const config = parseConfig(
-    `[[http]]\nbind-addr = "127.0.0.1:9096"\nspool-dir = "${spoolDir}"\n${token}output = [${outputs.join(", ")}]`,
-    "mark-in-sync.toml",
-  );
-  const log = captureLog();
-  const app = await buildApp({ listener: config.http[0]!, logger: log.logger });
-  cleanup.unshift(() => app.close());
-  return { app, log, spoolDir };
-}
-
-async function backends(count: number): Promise<ScriptedBackend[]> {
-  const started = await Promise.all(Array.from({ length: count }, () => startScriptedBackend()));
-  cleanup.push(() => Promise.all(started.map((b) => b.close())));
-  return started;
-}
+const { relayOver, backends } = useRelayApps();
 
 const write = (app: FastifyInstance, body: string) => app.inject({ method: "POST", url: "/write?db=d", payload: body });
-const markInSync = (app: FastifyInstance, query: string, token: string | null = TOKEN) =>
+const markInSync = (app: FastifyInstance, query: string, token: string | null = ADMIN_TOKEN) =>
   app.inject({
     method: "POST",
     url: `/admin/mark-in-sync${query}`,
@@ -102,7 +60,7 @@ describe("POST /admin/mark-in-sync: guard and arguments", () => {
 describe("POST /admin/mark-in-sync: clearing", () => {
   it("clears the marking and keeps the queue, whose writes still reach the replica", async () => {
     const [a, b] = await backends(2);
-    const { app, log, spoolDir } = await relayOver([a!, b!], { out2: 'max-queue-age = "300ms"' });
+    const { app, log, spoolDir } = await relayOver([a!, b!], { output: { out2: 'max-queue-age = "300ms"' } });
     b!.reply = { status: 500 };
     await write(app, "cpu v=1 1"); // queued for out2
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -133,7 +91,7 @@ describe("POST /admin/mark-in-sync: clearing", () => {
 
   it("answers 409 and keeps the marking while a write was dropped at or after before; 200 once before is past it", async () => {
     const [a, b] = await backends(2);
-    const { app, spoolDir } = await relayOver([a!, b!], { out2: "buffer-size-mb = 0" });
+    const { app, spoolDir } = await relayOver([a!, b!], { output: { out2: "buffer-size-mb = 0" } });
     b!.reply = { status: 500 };
     const repairBegan = Date.now();
     expect((await write(app, "cpu v=1 1")).statusCode).toBe(204); // out1 took it; dropped for out2
@@ -165,7 +123,7 @@ describe("POST /admin/mark-in-sync: clearing", () => {
 describe("lastDropAt on disk", () => {
   it("keeps the last drop, not only the first, in OUT-OF-SYNC across a restart", async () => {
     const [a, b] = await backends(2);
-    const first = await relayOver([a!, b!], { out2: "buffer-size-mb = 0" });
+    const first = await relayOver([a!, b!], { output: { out2: "buffer-size-mb = 0" } });
     b!.reply = { status: 500 };
     await write(first.app, "cpu v=1 1");
     const firstDrop = (await statusOf(first.app, "out2")).outOfSync.lastDropAt;
@@ -177,7 +135,7 @@ describe("lastDropAt on disk", () => {
     await first.app.close(); // within the second after the first drop: closing writes what waits
 
     expect(readMarker(first.spoolDir, "out2")).toMatchObject({ since: firstDrop, lastDropAt: lastDrop });
-    const { app } = await relayOver([a!, b!], { out2: "buffer-size-mb = 0", spoolDir: first.spoolDir });
+    const { app } = await relayOver([a!, b!], { output: { out2: "buffer-size-mb = 0" }, spoolDir: first.spoolDir });
     expect((await statusOf(app, "out2")).outOfSync).toMatchObject({ since: firstDrop, lastDropAt: lastDrop });
     expect((await markInSync(app, `?output=out2&before=${iso(Date.parse(firstDrop) + 1)}`)).statusCode).toBe(409);
     expect((await markInSync(app, `?output=out2&before=${iso(Date.parse(lastDrop) + 1)}`)).json()).toMatchObject({ cleared: true });
@@ -185,7 +143,7 @@ describe("lastDropAt on disk", () => {
 
   it("rewrites the marker with the latest drop within a second while drops go on", async () => {
     const [a, b] = await backends(2);
-    const { app, spoolDir } = await relayOver([a!, b!], { out2: "buffer-size-mb = 0" });
+    const { app, spoolDir } = await relayOver([a!, b!], { output: { out2: "buffer-size-mb = 0" } });
     b!.reply = { status: 500 };
     await write(app, "cpu v=1 1");
     await new Promise((resolve) => setTimeout(resolve, 5));

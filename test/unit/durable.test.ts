@@ -3,53 +3,15 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { buildApp } from "../../relay/app.js";
 import { parseConfig } from "../../relay/config.js";
-import { captureLog, type CapturedLog } from "../helpers/capture-log.js";
+import { captureLog } from "../helpers/capture-log.js";
 import { waitFor } from "../helpers/ports.js";
-import { startScriptedBackend, type ScriptedBackend } from "../helpers/scripted-backend.js";
+import { ADMIN_TOKEN, useRelayApps } from "../helpers/relay-app.js";
 import { tempDir } from "../helpers/temp.js";
 
-let cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const step of cleanup) await step();
-  cleanup = [];
-});
-
-const TOKEN = "test-admin-token-0123456789";
-
-interface Relay {
-  app: FastifyInstance;
-  log: CapturedLog;
-  spoolDir: string;
-}
-
-/** A relay over the given backends; `output` adds keys to every output, `listener` to the [[http]] block. */
-async function relayOver(
-  backends: readonly ScriptedBackend[],
-  opts: { listener?: string; output?: string; spoolDir?: string } = {},
-): Promise<Relay> {
-  const spoolDir = opts.spoolDir ?? tempDir();
-  const outputs = backends.map(
-    (b, i) =>
-      `{ name = "out${i + 1}", location = "${b.writeUrl}", timeout = "2s", max-delay-interval = "1s"${opts.output ? `, ${opts.output}` : ""} }`,
-  );
-  const config = parseConfig(
-    `[[http]]\nbind-addr = "127.0.0.1:9096"\nspool-dir = "${spoolDir}"\nadmin-token = "${TOKEN}"\n${opts.listener ?? ""}\noutput = [${outputs.join(", ")}]`,
-    "durable.toml",
-  );
-  const log = captureLog();
-  const app = await buildApp({ listener: config.http[0]!, logger: log.logger });
-  cleanup.unshift(() => app.close());
-  return { app, log, spoolDir };
-}
-
-async function backends(count: number): Promise<ScriptedBackend[]> {
-  const started = await Promise.all(Array.from({ length: count }, () => startScriptedBackend()));
-  cleanup.push(() => Promise.all(started.map((b) => b.close())));
-  return started;
-}
+const { relayOver, backends, onCleanup } = useRelayApps();
 
 const write = (app: FastifyInstance, body: string, db = "d") => app.inject({ method: "POST", url: `/write?db=${db}`, payload: body });
 const health = async (app: FastifyInstance) => (await app.inject("/health")).json();
@@ -226,7 +188,11 @@ describe("bounds", () => {
     await first.app.close();
     const { app } = await relayOver([a!, b!], { output: "buffer-size-mb = 0", spoolDir: first.spoolDir });
     expect((await health(app)).outputs[1].outOfSync).toBe(true);
-    const flushed = await app.inject({ method: "POST", url: "/admin/flush?output=out2", headers: { authorization: `Bearer ${TOKEN}` } });
+    const flushed = await app.inject({
+      method: "POST",
+      url: "/admin/flush?output=out2",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     expect(flushed.json()).toEqual({ output: "out2", droppedEntries: 0, droppedBytes: 0 });
     expect((await health(app)).outputs[1].outOfSync).toBe(false);
   });
@@ -335,9 +301,11 @@ describe("POST /admin/flush", () => {
     expect(unauthorised.statusCode).toBe(401);
     expect(unauthorised.headers["www-authenticate"]).toMatch(/^Bearer/);
     expect((await flush("/admin/flush?output=out2", "wrong-token-0123456789")).statusCode).toBe(401);
-    expect((await flush("/admin/flush", TOKEN)).json()).toEqual({ error: "name the output to flush: ?output=NAME, one of out1, out2" });
-    expect((await flush("/admin/flush?output=nope", TOKEN)).statusCode).toBe(404);
-    const done = await flush("/admin/flush?output=out2", TOKEN);
+    expect((await flush("/admin/flush", ADMIN_TOKEN)).json()).toEqual({
+      error: "name the output to flush: ?output=NAME, one of out1, out2",
+    });
+    expect((await flush("/admin/flush?output=nope", ADMIN_TOKEN)).statusCode).toBe(404);
+    const done = await flush("/admin/flush?output=out2", ADMIN_TOKEN);
     expect(done.statusCode).toBe(200);
     expect(done.json()).toMatchObject({ output: "out2", droppedEntries: 2 });
     expect((await queueOf(app, "out2")).entries).toBe(0);
@@ -350,8 +318,8 @@ describe("POST /admin/flush", () => {
       "t.toml",
     );
     const app = await buildApp({ listener: config.http[0]!, logger: captureLog().logger });
-    cleanup.unshift(() => app.close());
-    const res = await app.inject({ method: "POST", url: "/admin/flush?output=a", headers: { authorization: `Bearer ${TOKEN}` } });
+    onCleanup(() => app.close());
+    const res = await app.inject({ method: "POST", url: "/admin/flush?output=a", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(res.statusCode).toBe(403);
     expect(res.json().error).toBe("/admin/flush is off: set admin-token in this [[http]] block to use it");
   });

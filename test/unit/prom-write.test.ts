@@ -9,41 +9,15 @@ import { join } from "node:path";
 import { compress } from "@stablelib/snappy";
 import type { FastifyInstance } from "fastify";
 import { request } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
-import { buildApp } from "../../relay/app.js";
-import { parseConfig } from "../../relay/config.js";
+import { describe, expect, it } from "vitest";
 import { remoteWriteSamples } from "../../relay/prom-write.js";
 import { SeriesLabelBytes, WriteRequest, WriteRequestSeries } from "../../relay/prompb.js";
-import { captureLog } from "../helpers/capture-log.js";
 import { waitFor } from "../helpers/ports.js";
+import { useRelayApps } from "../helpers/relay-app.js";
 import { REMOTE_WRITE_HEADERS, remoteWriteBody } from "../helpers/remote-write.js";
-import { startScriptedBackend, type ScriptedBackend } from "../helpers/scripted-backend.js";
-import { tempDir } from "../helpers/temp.js";
+import { startScriptedBackend } from "../helpers/scripted-backend.js";
 
-// Run in order: backends close first, so an app never waits on a hanging one while it closes.
-let cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step();
-  cleanup = [];
-});
-
-async function relayOver(backends: readonly ScriptedBackend[], listenerKeys = ""): Promise<{ app: FastifyInstance; spoolDir: string }> {
-  const spoolDir = tempDir();
-  const outputs = backends.map((b, i) => `{ name = "out${i + 1}", location = "${b.writeUrl}", timeout = "1s", max-delay-interval = "1s" }`);
-  const config = parseConfig(
-    `[[http]]\nbind-addr = "127.0.0.1:9096"\nspool-dir = "${spoolDir}"\n${listenerKeys}\noutput = [${outputs.join(", ")}]`,
-    "prom-write.toml",
-  );
-  const app = await buildApp({ listener: config.http[0]!, logger: captureLog().logger });
-  cleanup.push(() => app.close());
-  return { app, spoolDir };
-}
-
-async function backends(count: number): Promise<ScriptedBackend[]> {
-  const started = await Promise.all(Array.from({ length: count }, () => startScriptedBackend()));
-  cleanup.push(() => Promise.all(started.map((b) => b.close())));
-  return started;
-}
+const { relayOver, backends, onCleanup } = useRelayApps({ adminToken: false, timeout: "1s" });
 
 const UP = { __name__: "up", job: "api" };
 /** One series of `n` samples, told apart by `tag`. */
@@ -116,7 +90,7 @@ describe("a remote write body that does not decode", () => {
 
   it("gets 413 when it would decompress past max-body-size, and 415 in another encoding or message", async () => {
     const [a] = await backends(1);
-    const { app } = await relayOver([a!], "max-body-size = 1000");
+    const { app } = await relayOver([a!], { listener: "max-body-size = 1000" });
     const large = Buffer.from(
       compress(WriteRequest.encode({ timeseries: [{ labels: [{ name: "__name__", value: "x".repeat(1_000) }] }] }).finish()),
     );
@@ -163,7 +137,7 @@ describe("a remote write", () => {
 
   it("reaches every backend as the client sent it, with the query it reads, its auth and Prometheus' headers", async () => {
     const [a, b] = await backends(2);
-    const { app } = await relayOver([a!, b!], 'default-retention-policy = "two_weeks"');
+    const { app } = await relayOver([a!, b!], { listener: 'default-retention-policy = "two_weeks"' });
     const payload = body("a", 3);
     const res = await promWrite(app, payload, "/api/v1/prom/write?db=prom&u=bob&p=secret&precision=s&extra=1", {
       authorization: "Basic Ym9iOnNlY3JldA==",
@@ -251,8 +225,8 @@ describe("a remote write", () => {
 
   it("holds its bytes in the in-flight budget until its fan-out ends, and one that does not fit gets 503 at once", async () => {
     const hanging = await startScriptedBackend({ status: 204, hang: true });
-    const { app } = await relayOver([hanging], "max-inflight-mb = 1\nmax-body-size = 1000000");
-    cleanup.push(() => hanging.close());
+    const { app } = await relayOver([hanging], { listener: "max-inflight-mb = 1\nmax-body-size = 1000000" });
+    onCleanup(() => hanging.close()); // registered after the app, so it closes first and the app never waits on it
     await app.listen({ host: "127.0.0.1", port: 0 });
     const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/api/v1/prom/write?db=prom`;
     // Random label values, which snappy cannot shorten: over half the budget, and within max-body-size decompressed.

@@ -4,20 +4,15 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { FastifyInstance } from "fastify";
 import { request } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { buildApp } from "../../relay/app.js";
 import { parseConfig } from "../../relay/config.js";
 import { STALE_HEADER } from "../../relay/query.js";
-import { captureLog, type CapturedLog } from "../helpers/capture-log.js";
+import { captureLog } from "../helpers/capture-log.js";
 import { freePort, waitFor } from "../helpers/ports.js";
-import { startScriptedBackend, type RecordedRequest, type Reply, type ScriptedBackend } from "../helpers/scripted-backend.js";
+import { useRelayApps, type RelayApp } from "../helpers/relay-app.js";
+import type { RecordedRequest, Reply, ScriptedBackend } from "../helpers/scripted-backend.js";
 import { tempDir } from "../helpers/temp.js";
-
-let cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const step of cleanup) await step();
-  cleanup = [];
-});
 
 const RESULTS_OK = '{"results":[{"statement_id":0}]}';
 const SERIES = '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","v"],"values":[[1,1]]}]}]}';
@@ -33,30 +28,9 @@ const influxLike =
     return { status: 200, body: SERIES, headers };
   };
 
-async function backends(count: number): Promise<ScriptedBackend[]> {
-  const started = await Promise.all(Array.from({ length: count }, (_, i) => startScriptedBackend(influxLike(`1.8.${i}`))));
-  cleanup.push(() => Promise.all(started.map((b) => b.close())));
-  return started;
-}
-
-interface Relay {
-  app: FastifyInstance;
-  log: CapturedLog;
-}
-
-async function relayOver(targets: readonly ScriptedBackend[], listener = ""): Promise<Relay> {
-  const outputs = targets.map(
-    (b, i) => `{ name = "out${i + 1}", location = "${b.writeUrl}", timeout = "2s", max-delay-interval = "300ms" }`,
-  );
-  const config = parseConfig(
-    `[[http]]\nbind-addr = "127.0.0.1:9096"\nspool-dir = "${tempDir()}"\n${listener}\noutput = [${outputs.join(", ")}]`,
-    "query.toml",
-  );
-  const log = captureLog();
-  const app = await buildApp({ listener: config.http[0]!, logger: log.logger });
-  cleanup.unshift(() => app.close());
-  return { app, log };
-}
+const { relayOver, backends: startBackends, onCleanup } = useRelayApps({ adminToken: false, maxDelayInterval: "300ms" });
+/** Backends answering like InfluxDB 1.8.0, 1.8.1, ... */
+const backends = (count: number) => startBackends(count, (i) => influxLike(`1.8.${i}`));
 
 const query = (app: FastifyInstance, q: string, extra = "db=d") =>
   app.inject({ method: "GET", url: `/query?${extra}&q=${encodeURIComponent(q)}` });
@@ -146,7 +120,7 @@ describe("reads", () => {
     const outputs = [`{ name = "dead", location = "${closed}" }`, `{ name = "live", location = "${a!.writeUrl}" }`];
     const config = parseConfig(`[[http]]\nbind-addr = ":1"\nspool-dir = "${tempDir()}"\noutput = [${outputs.join(", ")}]`, "t.toml");
     const app = await buildApp({ listener: config.http[0]!, logger: captureLog().logger });
-    cleanup.unshift(() => app.close());
+    onCleanup(() => app.close());
     for (let i = 0; i < 4; i++) expect((await query(app, "SELECT 1")).statusCode).toBe(200);
     expect(reads(a!)).toHaveLength(4);
     await a!.close();
@@ -337,12 +311,14 @@ describe("/ping", () => {
 
 describe("peers", () => {
   /** Two relays over the same replicas, listening on 127.0.0.1, each the other's peer. */
-  async function pair(targets: readonly ScriptedBackend[], pollInterval = "100ms"): Promise<[Relay, Relay, string[]]> {
+  async function pair(targets: readonly ScriptedBackend[], pollInterval = "100ms"): Promise<[RelayApp, RelayApp, string[]]> {
     const ports = [await freePort(), await freePort()];
     const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-    const relays: Relay[] = [];
+    const relays: RelayApp[] = [];
     for (const [i, port] of ports.entries()) {
-      const relay = await relayOver(targets, `peers = ["${urls[1 - i]}"]\npeer-poll-interval = "${pollInterval}"\npeer-timeout = "300ms"`);
+      const relay = await relayOver(targets, {
+        listener: `peers = ["${urls[1 - i]}"]\npeer-poll-interval = "${pollInterval}"\npeer-timeout = "300ms"`,
+      });
       await relay.app.listen({ host: "127.0.0.1", port });
       relays.push(relay);
     }

@@ -5,46 +5,22 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
-import { buildApp } from "../../relay/app.js";
-import { parseConfig } from "../../relay/config.js";
-import { captureLog, type CapturedLog } from "../helpers/capture-log.js";
+import { describe, expect, it } from "vitest";
 import { waitFor } from "../helpers/ports.js";
-import { startScriptedBackend, type RecordedRequest, type Reply, type ScriptedBackend } from "../helpers/scripted-backend.js";
-import { tempDir } from "../helpers/temp.js";
-
-let cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const step of cleanup) await step();
-  cleanup = [];
-});
+import { useRelayApps, type RelayApp } from "../helpers/relay-app.js";
+import type { RecordedRequest, Reply, ScriptedBackend } from "../helpers/scripted-backend.js";
 
 /** Answers like InfluxDB: a statement with its (empty) results, a write with 204. */
 const influxLike = (req: RecordedRequest): Reply =>
   req.path === "/query" ? { status: 200, body: '{"results":[{"statement_id":0}]}' } : { status: 204 };
 const DOWN: Reply = { status: 503, body: "down" };
 
-interface Relay {
-  app: FastifyInstance;
-  log: CapturedLog;
-  spoolDir: string;
-}
+const relays = useRelayApps({ adminToken: false, maxDelayInterval: "300ms" });
 
-/** A relay over two backends, out1 and out2; `out2` adds keys (the bounds) to the second output only. */
-async function relayOver(out2: string): Promise<Relay & { a: ScriptedBackend; b: ScriptedBackend }> {
-  const [a, b] = await Promise.all([startScriptedBackend(influxLike), startScriptedBackend(influxLike)]);
-  cleanup.push(() => Promise.all([a.close(), b.close()]));
-  const spoolDir = tempDir();
-  const output = (name: string, backend: ScriptedBackend, extra = "") =>
-    `{ name = "${name}", location = "${backend.writeUrl}", timeout = "2s", max-delay-interval = "300ms"${extra} }`;
-  const config = parseConfig(
-    `[[http]]\nbind-addr = "127.0.0.1:9096"\nspool-dir = "${spoolDir}"\noutput = [${output("out1", a)}, ${output("out2", b, `, ${out2}`)}]`,
-    "queue-keeps-statements.toml",
-  );
-  const log = captureLog();
-  const app = await buildApp({ listener: config.http[0]!, logger: log.logger });
-  cleanup.unshift(() => app.close());
-  return { app, log, spoolDir, a, b };
+/** A relay over two backends answering like InfluxDB, out1 and out2; `out2` adds keys (the bounds) to the second output only. */
+async function relayOver(out2: string): Promise<RelayApp & { a: ScriptedBackend; b: ScriptedBackend }> {
+  const [a, b] = await relays.backends(2, () => influxLike);
+  return { ...(await relays.relayOver([a!, b!], { output: { out2 } })), a: a!, b: b! };
 }
 
 const write = (app: FastifyInstance, body: string) => app.inject({ method: "POST", url: "/write?db=d", payload: body });
