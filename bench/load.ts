@@ -1,5 +1,7 @@
 // The load: N clients, each POSTing one pre-generated body after another over
-// its own keep-alive connection, for a warm-up and then a measured window.
+// its own keep-alive connection, for a warm-up and then a measured window. Bodies are
+// cycled (line protocol), or each sent once in order (remote write: every request then
+// writes new points, since overwriting a point costs influxd less than writing one).
 import { performance } from "node:perf_hooks";
 import { Pool } from "undici";
 
@@ -13,6 +15,10 @@ export interface LoadOptions {
   clients: number;
   warmupMs: number;
   measureMs: number;
+  /** Default: line protocol's text/plain. */
+  headers?: Readonly<Record<string, string>>;
+  /** "cycle" (default): each client starts at its own body and goes round; "once": every body once, then stop. */
+  order?: "cycle" | "once";
 }
 
 export interface LoadResult {
@@ -26,6 +32,10 @@ export interface LoadResult {
   /** Failed or non-2xx requests, warm-up included. */
   errors: number;
   firstError: string | null;
+  /** Requests answered 2xx, warm-up included. */
+  accepted: number;
+  /** order "once": every body was sent before the window ended. */
+  ranOutOfBodies: boolean;
 }
 
 // A broken target ends the phase quickly instead of spinning on failures until the deadline.
@@ -44,6 +54,16 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | null = null;
+  let accepted = 0;
+  let next = 0;
+  let ranOutOfBodies = false;
+  const headers = opts.headers ?? { "content-type": "text/plain; charset=utf-8" };
+  const nextBody = (n: number): Buffer | undefined => {
+    if (opts.order !== "once") return opts.bodies[n % opts.bodies.length];
+    if (next < opts.bodies.length) return opts.bodies[next++];
+    ranOutOfBodies = true;
+    return undefined;
+  };
 
   const measureFrom = performance.now() + opts.warmupMs;
   const deadline = measureFrom + opts.measureMs;
@@ -52,15 +72,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   async function client(id: number): Promise<void> {
     // Each client starts at a different body so they do not send the same data in lockstep.
     for (let n = id; errors < MAX_ERRORS && performance.now() < deadline; n++) {
-      const body = opts.bodies[n % opts.bodies.length]!;
+      const body = nextBody(n);
+      if (body === undefined) return;
       const start = performance.now();
       try {
-        const res = await pool.request({
-          method: "POST",
-          path: opts.path,
-          body,
-          headers: { "content-type": "text/plain; charset=utf-8" },
-        });
+        const res = await pool.request({ method: "POST", path: opts.path, body, headers });
         if (res.statusCode < 200 || res.statusCode > 299) {
           const text = await res.body.text();
           throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
@@ -71,6 +87,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         firstError ??= err instanceof Error ? err.message : String(err);
         continue;
       }
+      accepted++;
       const end = performance.now();
       // Only requests issued inside the measured window count; the window ends
       // when the last of them completes.
@@ -101,6 +118,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     p99Ms: percentile(latencies, 0.99),
     errors,
     firstError,
+    accepted,
+    ranOutOfBodies,
   };
 }
 

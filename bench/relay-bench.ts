@@ -9,7 +9,9 @@
 // replicas instead of sinks: small reads and one large chunked answer, straight from a
 // replica, through the pass-through and through the relay. Then the repair phase (bench/repair.ts, also run
 // alone by `npm run bench:repair`): `influx-ha repair` rebuilding an empty influxd from another, against that
-// influxd's own ingest rate. Everything stays on 127.0.0.1.
+// influxd's own ingest rate. Last the remote write phase (bench/prom.ts, also run alone by `npm run bench:prom`):
+// Prometheus remote write samples/s straight at one influxd, against through the relay to two. Everything stays
+// on 127.0.0.1.
 //
 // Environment:
 //   BENCH_SECONDS    measured seconds per phase (default 10), after a 2 s warm-up
@@ -26,11 +28,13 @@ import { makeBodies } from "./lines.js";
 import { runLoad, type LoadResult } from "./load.js";
 import { runOutage } from "./outage.js";
 import { describeExit, killChildrenOnExit, stopChild, type Child } from "./proc.js";
+import { runPromPhase, type PromPhaseResult } from "./prom.js";
 import { runQueryPhase, MIN_LARGE_ANSWER_BYTES, type QueryPhaseResult } from "./query.js";
 import { repairSettings, repairTargets, runRepairPhase, type RepairPhaseResult } from "./repair.js";
 import { printReport, target, writeJson, type BenchResults, type Target } from "./report.js";
 import { sampleRss } from "./rss.js";
 import { startRelay, startSink, type Paths } from "./services.js";
+import { benchSeconds, relayCommand } from "./settings.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS_DIR = join(ROOT, "bench", "results");
@@ -53,26 +57,13 @@ const TARGET_LARGE_ANSWER_RATIO = 0.9;
 /** "Flat": the relay's RSS may not grow by a fraction of the ≥ 100 MB answer it streams. */
 const TARGET_LARGE_ANSWER_RSS_GROWTH_MIB = 32;
 
-function benchSeconds(): number {
-  const raw = process.env.BENCH_SECONDS;
-  if (raw === undefined || raw === "") return 10;
-  const seconds = Number(raw);
-  if (!(seconds > 0 && seconds <= 3600)) throw new Error(`BENCH_SECONDS must be a number of seconds in (0, 3600], got ${raw}`);
-  return seconds;
-}
-
-function relayCommand(): string[] {
-  const parts = (process.env.BENCH_RELAY_CMD ?? "").split(" ").filter((p) => p !== "");
-  return parts.length > 0 ? parts : [process.execPath, "--import", "tsx", "relay/main.ts"];
-}
-
 function progress(r: LoadResult): string {
   return `  ${Math.round(r.pointsPerSec).toLocaleString("en-US")} points/s, p99 ${r.p99Ms.toFixed(1)} ms, ${r.errors} errors`;
 }
 
 async function main(): Promise<number> {
-  const seconds = benchSeconds();
-  const relayArgv = relayCommand();
+  const seconds = benchSeconds(process.env);
+  const relayArgv = relayCommand(process.env);
   const repairSetup = repairSettings(process.env);
   const bodies = makeBodies(BODY_COUNT, LINES_PER_BODY);
   const loadFor = (port: number, measureSeconds: number, warm: boolean): Promise<LoadResult> =>
@@ -172,6 +163,23 @@ async function main(): Promise<number> {
       broken.push(`repair phase: ${repair.error}`);
     }
 
+    let prom: PromPhaseResult | { error: string };
+    try {
+      prom = await runPromPhase({
+        relayArgv,
+        tmpDir,
+        paths: PATHS,
+        stopGraceMs: STOP_GRACE_MS,
+        seconds,
+        warmupSeconds: WARMUP_SECONDS,
+        clients: CLIENTS,
+      });
+      broken.push(...prom.problems.map((problem) => `remote write phase: ${problem}`));
+    } catch (err) {
+      prom = { error: err instanceof Error ? err.message : String(err) };
+      broken.push(`remote write phase: ${prom.error}`);
+    }
+
     const cpus = os.cpus();
     const results: BenchResults = {
       date: new Date().toISOString(),
@@ -193,6 +201,7 @@ async function main(): Promise<number> {
       passthroughRatio: passthroughResult.pointsPerSec > 0 ? relayResult.pointsPerSec / passthroughResult.pointsPerSec : 0,
       query,
       repair,
+      prom,
       targets: [
         target({
           label: "relay points/s",

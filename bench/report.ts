@@ -1,8 +1,10 @@
-// Presenting results: tables for people (the write phases, the query phase, the repair phase), JSON for tooling.
+// Presenting results: tables for people (the write phases, the query phase, the repair phase, the remote write
+// phase), JSON for tooling.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { LoadResult } from "./load.js";
 import type { OutageResult } from "./outage.js";
+import type { PromPhaseResult } from "./prom.js";
 import { QUERY_TARGETS, type LatencyStats, type QueryPhaseResult, type QueryTarget, type StreamStats } from "./query.js";
 import type { RepairPhaseResult } from "./repair.js";
 import type { RssStats } from "./rss.js";
@@ -43,6 +45,8 @@ export interface BenchResults {
   query: QueryPhaseResult | { error: string };
   /** The repair phase (bench/repair.ts), or why it failed. */
   repair: RepairPhaseResult | { error: string };
+  /** The remote write phase (bench/prom.ts), or why it failed. */
+  prom: PromPhaseResult | { error: string };
   targets: Target[];
 }
 
@@ -84,6 +88,9 @@ export function printReport(r: BenchResults): void {
 
   if ("error" in r.repair) console.log(`\nrepair phase FAILED: ${r.repair.error}`);
   else printRepairPhase(r.repair);
+
+  if ("error" in r.prom) console.log(`\nremote write phase FAILED: ${r.prom.error}`);
+  else printPromPhase(r.prom);
 
   console.log();
   printTargets(r.targets);
@@ -190,6 +197,26 @@ export function printRepairPhase(r: RepairPhaseResult): void {
         `+ a ${perPoint(copy.source)} + the tool ${perPoint(copy.tool)} (the tool ${perPoint(s.repair.cpuSeconds)} in all, checks included)`,
     );
   }
+}
+
+export function printPromPhase(p: PromPhaseResult): void {
+  console.log(
+    `\nremote write phase: Prometheus remote write, ${p.samplesPerBody} samples a request (${kb(p.meanBodyBytes)} snappy) over ` +
+      `${int(p.series)} series, every sample a new point; straight at one influxd (direct), then through the relay to ` +
+      `both replicas (ack "one"), each run into a database of its own\n`,
+  );
+  const header = ["via", "samples/s", "req/s", "p50 ms", "p99 ms", "errors", "influxd CPU/sample", "relay CPU/sample", "relay RSS peak"];
+  const cpu = (us: number) => `${us.toFixed(1)} µs`;
+  printTable([
+    header,
+    ["direct", ...figures(p.direct), cpu(p.direct.cpu.influxdUs), "-", "-"],
+    ["relay", ...figures(p.relay), cpu(p.relay.cpu.influxdUs), cpu(p.relay.cpu.relayUs), mib(p.relay.rss.peakMiB)],
+  ]);
+  console.log(`\nrelay samples/s ÷ direct samples/s: ${p.ratio.toFixed(3)}`);
+  console.log(
+    `replicas in sync ${p.syncSeconds.toFixed(1)} s after the relay's run, holding ${p.replicaSamples.map(int).join(" and ")} ` +
+      `of its samples (it accepted ${int(p.relay.acceptedSamples)})`,
+  );
 }
 
 function latencyFigures(l: LatencyStats, t: QueryTarget): string[] {
