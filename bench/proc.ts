@@ -93,3 +93,14 @@ export function killChildrenOnExit(): void {
     });
   }
 }
+
+/** A benchmark entry: children die with it, its exit code is main's, and a failure is one line, not a stack. */
+export async function runBenchmark(main: () => Promise<number>): Promise<void> {
+  killChildrenOnExit();
+  try {
+    process.exitCode = await main();
+  } catch (err) {
+    console.error(`benchmark failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  }
+}

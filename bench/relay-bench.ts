@@ -27,7 +27,7 @@ import { fileURLToPath } from "node:url";
 import { makeBodies } from "./lines.js";
 import { runLoad, type LoadResult } from "./load.js";
 import { runOutage } from "./outage.js";
-import { describeExit, killChildrenOnExit, stopChild, type Child } from "./proc.js";
+import { describeExit, runBenchmark, stopChild, type Child } from "./proc.js";
 import { runPromPhase, type PromPhaseResult } from "./prom.js";
 import { runQueryPhase, MIN_LARGE_ANSWER_BYTES, type QueryPhaseResult } from "./query.js";
 import { repairSettings, repairTargets, runRepairPhase, type RepairPhaseResult } from "./repair.js";
@@ -271,10 +271,4 @@ function queryTargets(query: QueryPhaseResult): Target[] {
   ];
 }
 
-killChildrenOnExit();
-try {
-  process.exitCode = await main();
-} catch (err) {
-  console.error(`benchmark failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
-}
+await runBenchmark(main);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { killChildrenOnExit } from "./proc.js";
+import { runBenchmark } from "./proc.js";
 import { repairSettings, repairTargets, runRepairPhase } from "./repair.js";
 import { printRepairPhase, printTargets } from "./report.js";
 
@@ -36,10 +36,4 @@ async function main(): Promise<number> {
   return result.problems.length > 0 ? 1 : 0;
 }
 
-killChildrenOnExit();
-try {
-  process.exitCode = await main();
-} catch (err) {
-  console.error(`benchmark failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
-}
+await runBenchmark(main);
