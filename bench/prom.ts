@@ -5,15 +5,13 @@
 // sample the relay accepted, and the baseline's replica every sample it accepted: a mismatch fails the phase.
 import { performance } from "node:perf_hooks";
 import { join } from "node:path";
-import { request } from "undici";
 import type { InfluxdProcess } from "../local/influxd.js";
-import { sleep } from "../local/wait.js";
 import { cpuSeconds } from "./cpu.js";
 import { describeExit, stopChild, type Child } from "./proc.js";
 import { REMOTE_WRITE_HEADERS, SAMPLES_PER_BODY, SERIES, remoteWriteBody } from "./prom-data.js";
 import { runLoad, type LoadResult } from "./load.js";
 import { sampleRss, type RssStats } from "./rss.js";
-import { startInfluxd, startRelay, type Paths } from "./services.js";
+import { startInfluxd, startRelay, waitInSync, type Paths } from "./services.js";
 
 export interface PromPhaseOptions {
   /** The relay's command line, as for the write phases. */
@@ -68,8 +66,6 @@ const RELAY_DB = "prom_relay";
  * and 10 KiB each, and each is sent once: enough for a run at this rate, over twice what one influxd took here.
  */
 const MAX_SAMPLES_PER_SEC = 300_000;
-const SYNC_DEADLINE_MS = 120_000;
-const POLL_MS = 200;
 
 export async function runPromPhase(opts: PromPhaseOptions): Promise<PromPhaseResult> {
   const replicas: InfluxdProcess[] = [];
@@ -176,24 +172,6 @@ export async function runPromPhase(opts: PromPhaseOptions): Promise<PromPhaseRes
     }
     await Promise.all(replicas.map((r) => r.stop()));
   }
-}
-
-interface RelayHealth {
-  status: string;
-  outputs: Array<{ up: boolean; outOfSync: boolean; queue: { entries: number } }>;
-}
-
-/** Until the relay's /health says every output is up, in sync and has nothing queued: under ack "one" one may lag. */
-async function waitInSync(relayOrigin: string): Promise<void> {
-  const deadline = performance.now() + SYNC_DEADLINE_MS;
-  let last: RelayHealth | undefined;
-  while (performance.now() < deadline) {
-    const res = await request(`${relayOrigin}/health`, { headersTimeout: 5_000, bodyTimeout: 5_000 });
-    last = (await res.body.json()) as RelayHealth;
-    if (last.status === "ok" && last.outputs.every((o) => o.up && !o.outOfSync && o.queue.entries === 0)) return;
-    await sleep(POLL_MS);
-  }
-  throw new Error(`the relay's outputs were not in sync ${SYNC_DEADLINE_MS / 1000} s after the load: ${JSON.stringify(last)}`);
 }
 
 /** Samples in `db`: influxd stores each as one point, its value in the field "value", one measurement per metric. */

@@ -14,7 +14,7 @@ import { stopChild, describeExit, type Child } from "./proc.js";
 import { BIG_MEASUREMENT, QUERY_DB, QUERY_WRITE_PRECISION, SMALL_MEASUREMENT, queryDataset, type QueryDataset } from "./query-data.js";
 import { median, percentile, streamAnswer, timeRequests, type LatencySample, type StreamedAnswer } from "./query-load.js";
 import { sampleRss } from "./rss.js";
-import { startInfluxd, startRelay, type Paths } from "./services.js";
+import { startInfluxd, startRelay, waitInSync, type Paths } from "./services.js";
 
 export interface QueryPhaseOptions {
   /** The relay's command line, as for the write phases. */
@@ -98,8 +98,6 @@ const SMALL_POINTS = 1_000;
 const LINES_PER_BODY = 10_000;
 const LOAD_CLIENTS = 4;
 const LOAD_DEADLINE_MS = 180_000;
-const SYNC_DEADLINE_MS = 120_000;
-const POLL_MS = 200;
 
 /** The answer of the large query must be at least this big, or it measures set-up rather than streaming. */
 export const MIN_LARGE_ANSWER_BYTES = 100 * MB;
@@ -269,24 +267,6 @@ async function loadThrough(relayOrigin: string, dataset: QueryDataset): Promise<
   }
   await Promise.all(Array.from({ length: LOAD_CLIENTS }, () => client()));
   return { points: dataset.bigPoints + dataset.smallPoints, bytes, seconds: (performance.now() - started) / 1000 };
-}
-
-interface RelayHealth {
-  status: string;
-  outputs: Array<{ name: string; up: boolean; outOfSync: boolean; queue: { entries: number; bytes: number } }>;
-}
-
-/** Until the relay's /health says every output is up, in sync and has nothing queued: reads then go to either replica. */
-async function waitInSync(relayOrigin: string): Promise<void> {
-  const deadline = performance.now() + SYNC_DEADLINE_MS;
-  let last: RelayHealth | undefined;
-  while (performance.now() < deadline) {
-    const res = await request(`${relayOrigin}/health`, { headersTimeout: 5_000, bodyTimeout: 5_000 });
-    last = (await res.body.json()) as RelayHealth;
-    if (last.status === "ok" && last.outputs.every((o) => o.up && !o.outOfSync && o.queue.entries === 0)) return;
-    await sleep(POLL_MS);
-  }
-  throw new Error(`the relay's outputs were not in sync ${SYNC_DEADLINE_MS / 1000} s after the load: ${JSON.stringify(last)}`);
 }
 
 /** Both replicas hold every point: otherwise the relay's answers would depend on which one it picked. */

@@ -5,13 +5,15 @@ import { request } from "undici";
 import { InfluxdProcess, startOnFreePorts } from "../local/influxd.js";
 import { freePort } from "../local/ports.js";
 import { logTail } from "../local/logfile.js";
-import { waitFor } from "../local/wait.js";
+import { sleep, waitFor } from "../local/wait.js";
 import { describeExit, firstLine, spawnChild, type Child } from "./proc.js";
 
 const LOOPBACK = "127.0.0.1";
 // tsx compiles on first start, which can take a few seconds on a busy machine.
 const START_TIMEOUT_MS = 30_000;
 const PING_INTERVAL_MS = 100;
+const SYNC_DEADLINE_MS = 120_000;
+const SYNC_POLL_MS = 200;
 
 export interface Service {
   child: Child;
@@ -108,4 +110,22 @@ async function waitForPing(url: string, child: Child): Promise<void> {
 function withLog(err: unknown, child: Child): Error {
   const message = err instanceof Error ? err.message : String(err);
   return new Error(`${message}\n${logTail(child.logPath)}`);
+}
+
+interface RelayHealth {
+  status: string;
+  outputs: Array<{ up: boolean; outOfSync: boolean; queue: { entries: number } }>;
+}
+
+/** Until the relay's /health says every output is up, in sync and has nothing queued: under ack "one" one may lag. */
+export async function waitInSync(relayOrigin: string): Promise<void> {
+  const deadline = performance.now() + SYNC_DEADLINE_MS;
+  let last: RelayHealth | undefined;
+  while (performance.now() < deadline) {
+    const res = await request(`${relayOrigin}/health`, { headersTimeout: 5_000, bodyTimeout: 5_000 });
+    last = (await res.body.json()) as RelayHealth;
+    if (last.status === "ok" && last.outputs.every((o) => o.up && !o.outOfSync && o.queue.entries === 0)) return;
+    await sleep(SYNC_POLL_MS);
+  }
+  throw new Error(`the relay's outputs were not in sync ${SYNC_DEADLINE_MS / 1000} s after the load: ${JSON.stringify(last)}`);
 }
