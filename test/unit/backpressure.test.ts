@@ -18,8 +18,6 @@ import { sleep, waitFor } from "../helpers/ports.js";
 import { startScriptedBackend, type Reply, type ScriptedBackend } from "../helpers/scripted-backend.js";
 import { tempDir } from "../helpers/temp.js";
 
-const MIB = 1024 * 1024;
-
 // Run in order: backends close first, so an app never waits on a hanging one while it closes.
 let cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -51,6 +49,20 @@ async function listen(reply: Reply, listenerKeys: string, outputTimeout = "1s"):
 }
 
 /** Valid line protocol with timestamps, about `bytes` long. */
+/** A relay with a 1 MiB budget whose backend never answers, holding one 600 kB write in flight until its 1 s output timeout. */
+async function holdingOneWrite(): Promise<{ port: number; held: Buffer; first: ReturnType<typeof request> }> {
+  const { port } = await listen({ status: 204, hang: true }, `max-inflight-mb = 1\nmax-body-size = 1000000`);
+  const held = lineProtocol(600_000);
+  const first = request(`http://127.0.0.1:${port}/write?db=d`, { method: "POST", body: held });
+  await inflightReaches(port, held.length, "the first write's bytes in flight");
+  return { port, held, first };
+}
+
+/** Bounded wait until the listener holds exactly `bytes` of request bodies. */
+function inflightReaches(port: number, bytes: number, what: string): Promise<void> {
+  return waitFor(async () => (await metric(port, "influx_relay_inflight_bytes")) === bytes, { timeoutMs: 5_000, what });
+}
+
 function lineProtocol(bytes: number): Buffer {
   const line = "flood,host=h1 v=1i 1700000000000000000\n";
   return Buffer.from(line.repeat(Math.max(1, Math.floor(bytes / line.length))));
@@ -177,13 +189,7 @@ describe("InflightBudget", () => {
 describe("the budget of body bytes in flight", () => {
   it("holds a write's Content-Length until its fan-out is done, and answers one that does not fit 503 at once, before its body", async () => {
     // max-body-size must fit in the budget; the backend holds every write until the 1s output timeout.
-    const { port } = await listen({ status: 204, hang: true }, `max-inflight-mb = 1\nmax-body-size = 1000000`);
-    const held = lineProtocol(600_000);
-    const first = request(`http://127.0.0.1:${port}/write?db=d`, { method: "POST", body: held });
-    await waitFor(async () => (await metric(port, "influx_relay_inflight_bytes")) === held.length, {
-      timeoutMs: 5_000,
-      what: "the first write's bytes in flight",
-    });
+    const { port, held, first } = await holdingOneWrite();
 
     // Only the head is sent: the answer must not wait for the body.
     const client = new RawClient(port);
@@ -203,23 +209,14 @@ describe("the budget of body bytes in flight", () => {
 
     // The first write ends with the output timeout (the backend never answered) and gives its bytes back.
     expect((await first).statusCode).toBe(503);
-    await waitFor(async () => (await metric(port, "influx_relay_inflight_bytes")) === 0, {
-      timeoutMs: 5_000,
-      what: "the bytes given back",
-    });
+    await inflightReaches(port, 0, "the bytes given back");
     const again = await request(`http://127.0.0.1:${port}/write?db=d`, { method: "POST", body: held });
     expect(again.statusCode).toBe(503); // the hanging backend's timeout again, not a shed
     expect(await metric(port, "influx_relay_requests_shed_total")).toBe(1);
   });
 
   it("counts a chunked body as it arrives and refuses it once it passes the budget, before it ends", async () => {
-    const { port } = await listen({ status: 204, hang: true }, `max-inflight-mb = 1\nmax-body-size = 1000000`);
-    const held = lineProtocol(600_000);
-    const first = request(`http://127.0.0.1:${port}/write?db=d`, { method: "POST", body: held });
-    await waitFor(async () => (await metric(port, "influx_relay_inflight_bytes")) === held.length, {
-      timeoutMs: 5_000,
-      what: "bytes in flight",
-    });
+    const { port, first } = await holdingOneWrite();
 
     const client = new RawClient(port);
     client.send(head("/write?db=d", { "transfer-encoding": "chunked" }));
@@ -245,13 +242,7 @@ describe("the budget of body bytes in flight", () => {
   });
 
   it("counts a gzip body by what it inflates to", async () => {
-    const { port } = await listen({ status: 204, hang: true }, `max-inflight-mb = 1\nmax-body-size = 1000000`);
-    const held = lineProtocol(600_000);
-    const first = request(`http://127.0.0.1:${port}/write?db=d`, { method: "POST", body: held });
-    await waitFor(async () => (await metric(port, "influx_relay_inflight_bytes")) === held.length, {
-      timeoutMs: 5_000,
-      what: "bytes in flight",
-    });
+    const { port, first } = await holdingOneWrite();
     const gzipped = gzipSync(lineProtocol(900_000));
     expect(gzipped.length).toBeLessThan(100_000); // small on the wire, 900 kB in memory
     const res = await request(`http://127.0.0.1:${port}/write?db=d`, {
@@ -263,10 +254,7 @@ describe("the budget of body bytes in flight", () => {
     expect(res.headers["retry-after"]).toBe("1");
     await res.body.dump();
     await first;
-    await waitFor(async () => (await metric(port, "influx_relay_inflight_bytes")) === 0, {
-      timeoutMs: 5_000,
-      what: "the bytes given back",
-    });
+    await inflightReaches(port, 0, "the bytes given back");
   });
 
   it("keeps a write's bytes held after its client went away, until its fan-out ends", async () => {
@@ -275,17 +263,11 @@ describe("the budget of body bytes in flight", () => {
     const client = new RawClient(port);
     client.send(head("/write?db=d", { "content-length": body.length }));
     client.send(body);
-    await waitFor(async () => (await metric(port, "influx_relay_inflight_bytes")) === body.length, {
-      timeoutMs: 5_000,
-      what: "bytes in flight",
-    });
+    await inflightReaches(port, body.length, "bytes in flight");
     client.destroy();
     await sleep(500);
     expect(await metric(port, "influx_relay_inflight_bytes")).toBe(body.length);
-    await waitFor(async () => (await metric(port, "influx_relay_inflight_bytes")) === 0, {
-      timeoutMs: 5_000,
-      what: "the bytes given back after the output timeout",
-    });
+    await inflightReaches(port, 0, "the bytes given back after the output timeout");
   });
 });
 
@@ -323,10 +305,7 @@ describe("a client that goes away mid-upload", () => {
     const client = new RawClient(port);
     client.send(head("/write?db=d", { "content-length": 100_000 }));
     client.send(Buffer.alloc(1_000, "x"));
-    await waitFor(async () => (await metric(port, "influx_relay_inflight_bytes")) === 100_000, {
-      timeoutMs: 5_000,
-      what: "bytes in flight",
-    });
+    await inflightReaches(port, 100_000, "bytes in flight");
     client.destroy();
     await waitFor(async () => log.lines.some((l) => l.msg.startsWith("request dropped")), { timeoutMs: 5_000, what: "the log line" });
     const line = log.lines.find((l) => l.msg.startsWith("request dropped"))!;
