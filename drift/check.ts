@@ -2,7 +2,7 @@
 // their counts of field values; with `deep`, also a digest of every bucket whose counts agree. Read-only.
 import { createHash } from "node:crypto";
 import { parseGoDuration } from "../relay/duration.js";
-import { countPolicy, diffCounts, measurementsOf, type BucketDifference, type PolicyCounts } from "../relay/drift/counts.js";
+import { countPolicy, diffCounts, measurementsOf, unionOver, type BucketDifference, type PolicyCounts } from "../relay/drift/counts.js";
 import { clampTo, floorTo, source, timeCondition, type TimeRange } from "../relay/drift/influxql.js";
 import type { Progress } from "./progress.js";
 import type { Replica } from "../relay/drift/replica.js";
@@ -62,8 +62,7 @@ export async function checkReplicas(opts: CheckOptions): Promise<DriftReport> {
   // Every measurement any replica has, per database: one that a replica lacks counts as empty there.
   const measurements = new Map<string, string[]>();
   for (const database of new Set(policies.map((p) => p.database))) {
-    const lists = await Promise.all(replicas.map((r) => measurementsOf(r, database)));
-    measurements.set(database, [...new Set(lists.flat())].sort());
+    measurements.set(database, await unionOver(replicas, (r) => measurementsOf(r, database)));
   }
   progress.start("counting", policies.length * replicas.length);
   const data: BucketDifference[] = [];

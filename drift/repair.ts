@@ -5,7 +5,7 @@
 // repair cut short is simply run again; conflicting values are left alone unless the operator names a replica
 // to prefer. Ends with a check that proves the replicas match.
 import { checkReplicas, durationNs, hasDrift, type CheckOptions, type DriftReport } from "./check.js";
-import { countPolicy, diffCounts, pointCount, sameCounts, type BucketDifference } from "../relay/drift/counts.js";
+import { countPolicy, diffCounts, missingPoints, pointCount, sameCounts, type BucketDifference } from "../relay/drift/counts.js";
 import { quoteIdent, quoteString, source, timeCondition, type TimeRange } from "../relay/drift/influxql.js";
 import {
   FIELD_TYPES,
@@ -115,8 +115,7 @@ export class Repair {
     if (this.opts.dryRun) {
       this.planSchema(report.schema, report.schemas);
       for (const d of report.data) {
-        const most = Math.max(...Object.values(d.counts).map((fields) => pointCount(fields)));
-        for (const [replica, fields] of Object.entries(d.counts)) this.written[replica]! += most - pointCount(fields);
+        for (const [replica, missing] of Object.entries(missingPoints(d.counts))) this.written[replica]! += missing;
       }
       return this.outcome(first, undefined);
     }

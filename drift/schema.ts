@@ -1,6 +1,7 @@
 // The schema of each replica (databases, retention policies, continuous queries, users and their grants),
 // and where the replicas differ. Reading is one round of SHOW statements per replica; the comparison is pure.
 import { quoteIdent } from "../relay/drift/influxql.js";
+import { INTERNAL_DATABASE } from "../relay/drift/counts.js";
 import { rowsOf, type Replica } from "../relay/drift/replica.js";
 
 export interface RetentionPolicy {
@@ -27,9 +28,6 @@ export interface ReplicaSchema {
   readonly databases: ReadonlyMap<string, DatabaseSchema>;
   readonly users: ReadonlyMap<string, User>;
 }
-
-/** Each replica's own monitoring: different on every replica by design, never compared. */
-export const INTERNAL_DATABASE = "_internal";
 
 export type SchemaDifference =
   | { readonly kind: "database"; readonly database: string; readonly missingOn: readonly string[]; readonly presentOn: readonly string[] }

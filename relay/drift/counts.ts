@@ -40,6 +40,15 @@ export function countQuery(
     .join("; ");
 }
 
+/** Each replica's own monitoring: different on every replica by design, never compared. */
+export const INTERNAL_DATABASE = "_internal";
+
+/** What `list` gives for any replica, sorted: a measurement or database one replica lacks counts as empty there. */
+export async function unionOver(replicas: readonly Replica[], list: (replica: Replica) => Promise<string[]>): Promise<string[]> {
+  const lists = await Promise.all(replicas.map(list));
+  return [...new Set(lists.flat())].sort();
+}
+
 /** The measurements of a database on one replica (SHOW MEASUREMENTS knows no retention policy). */
 export async function measurementsOf(replica: Replica, database: string): Promise<string[]> {
   const names: string[] = [];
@@ -102,6 +111,12 @@ export function diffCounts(
 /** A replica's points in a bucket, as its most counted field: exact when every point carries that field. */
 export function pointCount(fields: Readonly<Record<string, number>>): number {
   return Math.max(0, ...Object.values(fields));
+}
+
+/** Per replica, how many points it holds fewer than the fullest one in the bucket (0 for the fullest). */
+export function missingPoints(counts: Readonly<Record<string, Readonly<Record<string, number>>>>): Record<string, number> {
+  const most = Math.max(...Object.values(counts).map((fields) => pointCount(fields)));
+  return Object.fromEntries(Object.entries(counts).map(([replica, fields]) => [replica, most - pointCount(fields)]));
 }
 
 /** Replicas holding at least as many values of every field as any other: the ones that look whole. */

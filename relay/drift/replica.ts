@@ -3,6 +3,7 @@
 // them past 2^53) and a bucket of any size streams through in bounded memory.
 import { decodeMultiStream } from "@msgpack/msgpack";
 import { Pool } from "undici";
+import { backendPaths } from "../output.js";
 
 export interface Credentials {
   readonly username: string;
@@ -31,7 +32,7 @@ export interface ReplicaAddress {
 /** An output's location is its replica's /write URL; the replica's base URL is the rest. */
 export function replicaBaseUrl(location: string): string {
   const url = new URL(location);
-  url.pathname = url.pathname.replace(/\/write\/?$/, "");
+  url.pathname = backendPaths(url.pathname).prefix;
   url.search = "";
   return url.href.replace(/\/+$/, "");
 }

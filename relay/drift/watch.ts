@@ -3,7 +3,7 @@
 // field values in a few buckets of the last drift-check-window, up to a moment the fan-out has surely reached
 // every replica. What it finds is for alerting; influx-ha check and repair look at all of time.
 import type { Logger } from "pino";
-import { countPolicy, diffCounts, measurementsOf, pointCount, type PolicyCounts } from "./counts.js";
+import { countPolicy, diffCounts, INTERNAL_DATABASE, measurementsOf, missingPoints, unionOver, type PolicyCounts } from "./counts.js";
 import { quoteIdent, type TimeRange } from "./influxql.js";
 import { Replica, rowsOf, type Credentials, type ReplicaAddress } from "./replica.js";
 
@@ -33,7 +33,6 @@ const SETTLE_MS = 2_000;
 /** Buckets per window: enough to say roughly when, few enough to stay cheap. */
 const BUCKETS_PER_WINDOW = 6n;
 const QUERY_TIMEOUT_MS = 60_000;
-const INTERNAL_DATABASE = "_internal";
 
 export class DriftWatch {
   /** The last check that could read every replica. */
@@ -105,13 +104,11 @@ export class DriftWatch {
           this.replicas.map(async (r) => [r.name, await countPolicy(r, database, policy, range, bucketNs, measurements)] as const),
         );
         for (const difference of diffCounts(database, policy, new Map<string, PolicyCounts>(counted), bucketNs, range)) {
-          const most = Math.max(...Object.values(difference.counts).map((fields) => pointCount(fields)));
-          for (const [name, fields] of Object.entries(difference.counts)) {
-            const own = pointCount(fields);
-            if (own >= most) continue;
+          for (const [name, missing] of Object.entries(missingPoints(difference.counts))) {
+            if (missing === 0) continue;
             const d = drift.get(name)!;
             d.buckets++;
-            d.missingPoints += most - own;
+            d.missingPoints += missing;
           }
         }
       }
@@ -119,10 +116,9 @@ export class DriftWatch {
     return drift;
   }
 
-  /** The union over every replica, sorted; a replica that does not answer fails the check. */
-  private async union(list: (replica: Replica) => Promise<string[]>): Promise<string[]> {
-    const lists = await Promise.all(this.replicas.map(list));
-    return [...new Set(lists.flat())].sort();
+  /** A replica that does not answer fails the check. */
+  private union(list: (replica: Replica) => Promise<string[]>): Promise<string[]> {
+    return unionOver(this.replicas, list);
   }
 
   private async databasesOf(replica: Replica): Promise<string[]> {
