@@ -6,7 +6,8 @@
 // to prefer. Ends with a check that proves the replicas match.
 import { checkReplicas, durationNs, hasDrift, type CheckOptions, type DriftReport } from "./check.js";
 import { countPolicy, diffCounts, missingPoints, pointCount, sameCounts, type BucketDifference } from "../relay/drift/counts.js";
-import { quoteIdent, quoteString, source, timeCondition, type TimeRange } from "../relay/drift/influxql.js";
+import { source, timeCondition, type TimeRange } from "../relay/drift/influxql.js";
+import { quoteIdentifier, quoteString } from "../relay/influxql/quote.js";
 import {
   FIELD_TYPES,
   FieldTypeError,
@@ -188,7 +189,10 @@ export class Repair {
             const own = d.byReplica[replica];
             if (own === chosen) continue;
             if (own !== undefined) {
-              this.schemaActions.push({ replica, statement: `DROP CONTINUOUS QUERY ${quoteIdent(d.name)} ON ${quoteIdent(d.database)}` });
+              this.schemaActions.push({
+                replica,
+                statement: `DROP CONTINUOUS QUERY ${quoteIdentifier(d.name)} ON ${quoteIdentifier(d.database)}`,
+              });
             }
             this.schemaActions.push({ replica, statement: chosen, database: d.database });
           }
@@ -438,7 +442,7 @@ async function readFieldTypes(
 ): Promise<Map<string, FieldType>> {
   const types = new Map<string, FieldType>();
   for await (const series of replica.select(
-    `SHOW FIELD KEYS FROM ${quoteIdent(d.retentionPolicy)}.${quoteIdent(d.measurement)}`,
+    `SHOW FIELD KEYS FROM ${quoteIdentifier(d.retentionPolicy)}.${quoteIdentifier(d.measurement)}`,
     d.database,
   )) {
     for (const [field, type] of series.values) {
@@ -467,17 +471,17 @@ export function influxqlDuration(goDuration: string): string {
 
 /** CREATE DATABASE, WITH the default policy it has elsewhere when there is one. */
 export function createDatabaseStatement(database: string, defaultPolicy: { name: string; policy: RetentionPolicy } | undefined): string {
-  if (defaultPolicy === undefined) return `CREATE DATABASE ${quoteIdent(database)}`;
+  if (defaultPolicy === undefined) return `CREATE DATABASE ${quoteIdentifier(database)}`;
   const { name, policy } = defaultPolicy;
   return (
-    `CREATE DATABASE ${quoteIdent(database)} WITH DURATION ${influxqlDuration(policy.duration)} REPLICATION ${policy.replicaN} ` +
-    `SHARD DURATION ${influxqlDuration(policy.shardGroupDuration)} NAME ${quoteIdent(name)}`
+    `CREATE DATABASE ${quoteIdentifier(database)} WITH DURATION ${influxqlDuration(policy.duration)} REPLICATION ${policy.replicaN} ` +
+    `SHARD DURATION ${influxqlDuration(policy.shardGroupDuration)} NAME ${quoteIdentifier(name)}`
   );
 }
 
 export function policyStatement(verb: "CREATE" | "ALTER", name: string, database: string, policy: RetentionPolicy): string {
   return (
-    `${verb} RETENTION POLICY ${quoteIdent(name)} ON ${quoteIdent(database)} DURATION ${influxqlDuration(policy.duration)} ` +
+    `${verb} RETENTION POLICY ${quoteIdentifier(name)} ON ${quoteIdentifier(database)} DURATION ${influxqlDuration(policy.duration)} ` +
     `REPLICATION ${policy.replicaN} SHARD DURATION ${influxqlDuration(policy.shardGroupDuration)}${policy.default ? " DEFAULT" : ""}`
   );
 }
@@ -502,12 +506,12 @@ function userStep(
 ): ManualStep {
   const model = (prefer === undefined ? undefined : byReplica[prefer]) ?? Object.values(byReplica)[0]!;
   const grants = (user: User) =>
-    [...user.grants].map(([db, privilege]) => `GRANT ${privilege} ON ${quoteIdent(db)} TO ${quoteIdent(name)}`);
+    [...user.grants].map(([db, privilege]) => `GRANT ${privilege} ON ${quoteIdentifier(db)} TO ${quoteIdentifier(name)}`);
   const commands: string[] = [];
   for (const replica of missingOn) {
     commands.push(
       `-- on ${replica}:`,
-      `CREATE USER ${quoteIdent(name)} WITH PASSWORD ${quoteString("<password>")}${model.admin ? " WITH ALL PRIVILEGES" : ""}`,
+      `CREATE USER ${quoteIdentifier(name)} WITH PASSWORD ${quoteString("<password>")}${model.admin ? " WITH ALL PRIVILEGES" : ""}`,
       ...grants(model),
     );
   }
@@ -517,14 +521,14 @@ function userStep(
   for (const [replica, user] of differing) {
     const extra = [...user.grants]
       .filter(([db, privilege]) => model.grants.get(db) !== privilege && !model.grants.has(db))
-      .map(([db, privilege]) => `REVOKE ${privilege} ON ${quoteIdent(db)} FROM ${quoteIdent(name)}`);
+      .map(([db, privilege]) => `REVOKE ${privilege} ON ${quoteIdentifier(db)} FROM ${quoteIdentifier(name)}`);
     commands.push(
       `-- on ${replica} (now: ${user.admin ? "admin, " : ""}${grants(user).join("; ") || "no grants"}):`,
       ...grants(model),
       ...extra,
     );
-    if (model.admin && !user.admin) commands.push(`GRANT ALL PRIVILEGES TO ${quoteIdent(name)}`);
-    if (!model.admin && user.admin) commands.push(`REVOKE ALL PRIVILEGES FROM ${quoteIdent(name)}`);
+    if (model.admin && !user.admin) commands.push(`GRANT ALL PRIVILEGES TO ${quoteIdentifier(name)}`);
+    if (!model.admin && user.admin) commands.push(`REVOKE ALL PRIVILEGES FROM ${quoteIdentifier(name)}`);
   }
   const what =
     missingOn.length > 0

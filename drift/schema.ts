@@ -1,6 +1,6 @@
 // The schema of each replica (databases, retention policies, continuous queries, users and their grants),
 // and where the replicas differ. Reading is one round of SHOW statements per replica; the comparison is pure.
-import { quoteIdent } from "../relay/drift/influxql.js";
+import { quoteIdentifier } from "../relay/influxql/quote.js";
 import { INTERNAL_DATABASE } from "../relay/drift/counts.js";
 import { rowsOf, type Replica } from "../relay/drift/replica.js";
 
@@ -59,7 +59,7 @@ export async function readSchema(replica: Replica): Promise<ReplicaSchema> {
   const names = rowsOf(databaseRows).map((row) => String(row.name));
   const continuousQueries = await readContinuousQueries(replica);
   for (const name of names.filter((n) => n !== INTERNAL_DATABASE)) {
-    const [policyRows = []] = await replica.show(`SHOW RETENTION POLICIES ON ${quoteIdent(name)}`);
+    const [policyRows = []] = await replica.show(`SHOW RETENTION POLICIES ON ${quoteIdentifier(name)}`);
     const retentionPolicies = new Map<string, RetentionPolicy>();
     for (const row of rowsOf(policyRows)) {
       retentionPolicies.set(String(row.name), {
@@ -74,7 +74,7 @@ export async function readSchema(replica: Replica): Promise<ReplicaSchema> {
   const users = new Map<string, User>();
   for (const row of rowsOf(userRows)) {
     const name = String(row.user);
-    const [grantRows = []] = await replica.show(`SHOW GRANTS FOR ${quoteIdent(name)}`);
+    const [grantRows = []] = await replica.show(`SHOW GRANTS FOR ${quoteIdentifier(name)}`);
     const grants = new Map<string, string>();
     for (const grant of rowsOf(grantRows)) {
       if (grant.privilege !== "NO PRIVILEGES") grants.set(String(grant.database), String(grant.privilege));

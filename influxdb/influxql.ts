@@ -1,14 +1,5 @@
-// InfluxQL quoting and the bootstrap statements, for what the local layout, the tests, the VMs and the Kubernetes Job send to InfluxDB.
-
-/** A double-quoted identifier (database, measurement, user). */
-export function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
-}
-
-/** A single-quoted string literal (a password). */
-export function quoteString(value: string): string {
-  return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
-}
+// The bootstrap statements, for what the local layout, the tests, the VMs and the Kubernetes Job send to InfluxDB.
+import { quoteIdentifier, quoteString } from "../relay/influxql/quote.js";
 
 /** The statement that makes the first user an admin; bootstrap-replicas.sh sends it without credentials. */
 export function createAdminStatement(user: string, password: string): string {

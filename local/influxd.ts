@@ -10,7 +10,7 @@ import { parseJsonLossless } from "./json.js";
 import { fileSize, readFrom } from "./logfile.js";
 import { findBinary } from "./tools.js";
 import { waitFor } from "./wait.js";
-import { quoteIdentifier } from "../influxdb/influxql.js";
+import { quoteIdentifier } from "../relay/influxql/quote.js";
 import { renderInfluxdConfig, type InfluxdConfigOptions } from "../influxdb/render-config.js";
 
 export interface InfluxdProcessOptions extends Omit<InfluxdConfigOptions, "bindAddress" | "authEnabled"> {

@@ -1,19 +1,10 @@
 // InfluxQL text the drift tools send: quoted names and the time ranges of buckets, so a database, retention
 // policy or measurement named with spaces, quotes or keywords is asked for as itself.
-
-/** A double-quoted identifier, as influxd's scanner reads it back (`\"` and `\\` are its escapes). */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
-}
-
-/** A single-quoted string literal, for SHOW ... ON and passwords in suggested commands. */
-export function quoteString(text: string): string {
-  return `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
-}
+import { quoteIdentifier } from "../influxql/quote.js";
 
 /** `"db"."rp"."m"`, or `"db"."rp"./.*\/` for every measurement of the policy. */
 export function source(database: string, retentionPolicy: string, measurement?: string): string {
-  return `${quoteIdent(database)}.${quoteIdent(retentionPolicy)}.${measurement === undefined ? "/.*/" : quoteIdent(measurement)}`;
+  return `${quoteIdentifier(database)}.${quoteIdentifier(retentionPolicy)}.${measurement === undefined ? "/.*/" : quoteIdentifier(measurement)}`;
 }
 
 /** Times in nanoseconds since the epoch, as influxd takes bare integers in a time condition. */

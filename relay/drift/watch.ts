@@ -4,7 +4,8 @@
 // every replica. What it finds is for alerting; influx-ha check and repair look at all of time.
 import type { Logger } from "pino";
 import { countPolicy, diffCounts, INTERNAL_DATABASE, measurementsOf, missingPoints, unionOver, type PolicyCounts } from "./counts.js";
-import { quoteIdent, type TimeRange } from "./influxql.js";
+import { quoteIdentifier } from "../influxql/quote.js";
+import type { TimeRange } from "./influxql.js";
 import { Replica, rowsOf, type Credentials, type ReplicaAddress } from "./replica.js";
 
 export interface DriftWatchOptions {
@@ -130,7 +131,7 @@ export class DriftWatch {
 
   private async policiesOf(replica: Replica, database: string): Promise<string[]> {
     const policies: string[] = [];
-    for await (const series of replica.select(`SHOW RETENTION POLICIES ON ${quoteIdent(database)}`, database)) {
+    for await (const series of replica.select(`SHOW RETENTION POLICIES ON ${quoteIdentifier(database)}`, database)) {
       policies.push(...rowsOf([series]).map((row) => String(row.name)));
     }
     return policies;

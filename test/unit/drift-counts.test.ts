@@ -3,7 +3,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { countQuery, diffCounts, pointCount, sameCounts, wholeReplicas, type PolicyCounts } from "../../relay/drift/counts.js";
-import { ALL_TIME, clampTo, floorTo, quoteIdent } from "../../relay/drift/influxql.js";
+import { ALL_TIME, clampTo, floorTo } from "../../relay/drift/influxql.js";
+import { quoteIdentifier } from "../../relay/influxql/quote.js";
 
 const WEEK = 604_800_000_000_000n;
 const counts = (entries: Record<string, Record<string, Record<string, number>>>): PolicyCounts =>
@@ -97,7 +98,7 @@ describe("counting", () => {
       `SELECT count(*) FROM "my \\"db\\""."rp"."cpu" WHERE time >= -5 AND time < 10 GROUP BY time(${WEEK}ns) fill(none); ` +
         `SELECT count(*) FROM "my \\"db\\""."rp"."a b" WHERE time >= -5 AND time < 10 GROUP BY time(${WEEK}ns) fill(none)`,
     );
-    expect(quoteIdent("a\\b")).toBe('"a\\\\b"');
+    expect(quoteIdentifier("a\\b")).toBe('"a\\\\b"');
   });
 });
 
