@@ -67,18 +67,26 @@ export async function checkReplicas(opts: CheckOptions): Promise<DriftReport> {
   progress.start("counting", policies.length * replicas.length);
   const data: BucketDifference[] = [];
   const content: ContentDifference[] = [];
-  for (const { database, retentionPolicy, bucketNs, range } of policies) {
-    const counted = await Promise.all(
-      replicas.map(async (r) => {
-        const counts = await countPolicy(r, database, retentionPolicy, range, bucketNs, measurements.get(database)!);
-        progress.advance(1);
-        return [r.name, counts] as const;
-      }),
+  const counted = [];
+  for (const policy of policies) {
+    const { database, retentionPolicy, bucketNs, range } = policy;
+    const byReplica = new Map<string, PolicyCounts>(
+      await Promise.all(
+        replicas.map(async (r) => {
+          const counts = await countPolicy(r, database, retentionPolicy, range, bucketNs, measurements.get(database)!);
+          progress.advance(1);
+          return [r.name, counts] as const;
+        }),
+      ),
     );
-    const byReplica = new Map<string, PolicyCounts>(counted);
-    const differences = await confirmDifferences(opts, diffCounts(database, retentionPolicy, byReplica, bucketNs, range), bucketNs);
+    counted.push({ policy, byReplica, differences: diffCounts(database, retentionPolicy, byReplica, bucketNs, range) });
+  }
+  // One pause covers every count taken before it: the writes being fanned out then have landed.
+  if (counted.some((c) => c.differences.length > 0)) await new Promise((resolve) => setTimeout(resolve, opts.settleMs));
+  for (const { policy, byReplica, differences: first } of counted) {
+    const differences = await confirmDifferences(opts, first, policy.bucketNs);
     data.push(...differences);
-    if (opts.deep) content.push(...(await compareDigests(opts, { database, retentionPolicy, range, bucketNs }, byReplica, differences)));
+    if (opts.deep) content.push(...(await compareDigests(opts, policy, byReplica, differences)));
   }
   progress.done();
   return {
@@ -126,7 +134,7 @@ function policiesToCompare(
 }
 
 /**
- * Counts each differing bucket again after a pause, up to `settleMs` before the recount: a write the
+ * Counts each differing bucket again, after the caller's pause, up to `settleMs` before the recount: a write the
  * relays were still fanning out then lands on every replica, and only what still differs is drift. A bucket
  * wholly after that moment (points stamped in the future) is counted again whole.
  */
@@ -139,7 +147,6 @@ async function confirmDifferences(
   if (first === undefined) return [];
   const { database, retentionPolicy } = first;
   const cap = BigInt(opts.now ?? Date.now()) * 1_000_000n - BigInt(opts.settleMs) * 1_000_000n;
-  await new Promise((resolve) => setTimeout(resolve, opts.settleMs));
   // One count over the differing buckets before the cap, one over those after it: two queries, not one per bucket.
   const start = differences.reduce((min, d) => (d.range.start < min ? d.range.start : min), first.range.start);
   const end = differences.reduce((max, d) => (d.range.end > max ? d.range.end : max), first.range.end);

@@ -1,7 +1,7 @@
 // What each replica lacks in one bucket, field by field, from the points every replica holds there: a value
 // one replica has and another lacks is copied; a value two replicas hold differently is a conflict, settled
 // only for a preferred replica the operator names. Nothing a replica holds is overwritten otherwise. Pure.
-import { seriesKey, type FieldValue, type Point } from "./line-protocol.js";
+import type { FieldValue, Point } from "./line-protocol.js";
 
 /** One replica's points in a bucket: series key to time to field values. */
 export type Holdings = ReadonlyMap<string, SeriesHoldings>;
@@ -44,12 +44,13 @@ export function planMerge(holdings: ReadonlyMap<string, Holdings>, prefer?: stri
   );
   const conflicts: Conflict[] = [];
   let settled = 0;
-  const give = (replica: string, series: SeriesHoldings, time: bigint, field: string, value: FieldValue) => {
+  /** `key`: the series key the holdings are mapped by. */
+  const give = (replica: string, key: string, series: SeriesHoldings, time: bigint, field: string, value: FieldValue) => {
     const pending = writes.get(replica)!;
-    const key = `${seriesKey(series.measurement, series.tags)} ${time}`;
-    const entry = pending.get(key) ?? { point: { measurement: series.measurement, tags: series.tags, time }, fields: new Map() };
+    const pointKey = `${key} ${time}`;
+    const entry = pending.get(pointKey) ?? { point: { measurement: series.measurement, tags: series.tags, time }, fields: new Map() };
     entry.fields.set(field, value);
-    pending.set(key, entry);
+    pending.set(pointKey, entry);
   };
 
   const seriesKeys = new Set([...holdings.values()].flatMap((h) => [...h.keys()]));
@@ -67,7 +68,7 @@ export function planMerge(holdings: ReadonlyMap<string, Holdings>, prefer?: stri
         });
         const held = Object.values(values);
         if (held.every((v) => sameValue(v, held[0]!))) {
-          for (const r of replicas) if (!(r in values)) give(r, series, time, field, held[0]!);
+          for (const r of replicas) if (!(r in values)) give(r, key, series, time, field, held[0]!);
           continue;
         }
         const preferred = prefer === undefined ? undefined : values[prefer];
@@ -76,7 +77,7 @@ export function planMerge(holdings: ReadonlyMap<string, Holdings>, prefer?: stri
           continue;
         }
         settled++;
-        for (const r of replicas) if (!(r in values) || !sameValue(values[r]!, preferred)) give(r, series, time, field, preferred);
+        for (const r of replicas) if (!(r in values) || !sameValue(values[r]!, preferred)) give(r, key, series, time, field, preferred);
       }
     }
   }

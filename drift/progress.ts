@@ -8,7 +8,7 @@ export interface Progress {
   done(): void;
 }
 
-export const SILENT: Progress = { start() {}, advance() {}, done() {} };
+const SILENT: Progress = { start() {}, advance() {}, done() {} };
 
 const WIDTH = 30;
 const REDRAW_MS = 100;

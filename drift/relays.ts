@@ -7,6 +7,8 @@ import { errorOf } from "../relay/drift/replica.js";
 interface OutputStatus {
   readonly name: string;
   readonly up: boolean;
+  /** Writes that missed the replica and are not in its queue yet. */
+  readonly pendingAttempts: number;
   readonly outOfSync?: { readonly since: string; readonly reason: string };
   readonly queue: { readonly entries: number };
 }
@@ -55,11 +57,16 @@ export function checkOutputNames(statuses: readonly RelayStatus[], replicas: rea
   }
 }
 
-/** Entries each relay holds for the named replicas, as "relay: replica (n entries)"; empty when none. */
+/** Whether the relay still holds something for the output: queued, or on its way into the queue. */
+export function holdsFor(output: OutputStatus): boolean {
+  return output.queue.entries > 0 || output.pendingAttempts > 0;
+}
+
+/** What each relay holds for the named replicas, as "relay: replica (n entries)"; empty when nothing. */
 export function queued(statuses: readonly RelayStatus[], replicas: readonly string[]): string[] {
   return statuses.flatMap((s) =>
     s.outputs
-      .filter((o) => replicas.includes(o.name) && o.queue.entries > 0)
+      .filter((o) => replicas.includes(o.name) && holdsFor(o))
       .map((o) => `${s.url}: ${o.name} (${o.queue.entries} entries${o.up ? "" : ", replica down"})`),
   );
 }

@@ -21,7 +21,15 @@ import {
 import { planMerge, type Conflict, type Holdings, type SeriesHoldings } from "./merge.js";
 import { RateLimit } from "./rate-limit.js";
 import { WriteRefused, type Replica, type Series } from "../relay/drift/replica.js";
-import { diffSchemas, readSchema, type ReplicaSchema, type RetentionPolicy, type SchemaDifference, type User } from "./schema.js";
+import {
+  diffSchemas,
+  readSchema,
+  samePolicy,
+  type ReplicaSchema,
+  type RetentionPolicy,
+  type SchemaDifference,
+  type User,
+} from "./schema.js";
 
 export interface RepairOptions extends CheckOptions {
   /** Points per second written, over all replicas; unlimited when absent. */
@@ -166,14 +174,14 @@ export class Repair {
           // A policy only the databases this repair created hold is influxd's doing, not a definition to copy.
           const defined = Object.fromEntries(Object.entries(d.byReplica).filter(([replica]) => !created.has(`${replica}/${d.database}`)));
           if (Object.keys(defined).length === 0) break;
-          const chosen = this.choose(defined, samePolicyText);
+          const chosen = this.choose(defined, samePolicy);
           if (chosen === undefined) {
             this.manual.push(differentDefinitions(`retention policy ${d.database}.${d.name}`, d.byReplica, policyText));
             break;
           }
           for (const replica of this.opts.replicas.map((r) => r.name)) {
             const own = d.byReplica[replica];
-            if (own !== undefined && policyText(own) === policyText(chosen)) continue;
+            if (own !== undefined && samePolicy(own, chosen)) continue;
             const verb = own === undefined ? "CREATE" : "ALTER";
             this.schemaActions.push({ replica, statement: policyStatement(verb, d.name, d.database, chosen) });
           }
@@ -470,7 +478,7 @@ export function influxqlDuration(goDuration: string): string {
 }
 
 /** CREATE DATABASE, WITH the default policy it has elsewhere when there is one. */
-export function createDatabaseStatement(database: string, defaultPolicy: { name: string; policy: RetentionPolicy } | undefined): string {
+function createDatabaseStatement(database: string, defaultPolicy: { name: string; policy: RetentionPolicy } | undefined): string {
   if (defaultPolicy === undefined) return `CREATE DATABASE ${quoteIdentifier(database)}`;
   const { name, policy } = defaultPolicy;
   return (
@@ -488,7 +496,6 @@ export function policyStatement(verb: "CREATE" | "ALTER", name: string, database
 
 const policyText = (p: RetentionPolicy): string =>
   `DURATION ${influxqlDuration(p.duration)} SHARD DURATION ${influxqlDuration(p.shardGroupDuration)} REPLICATION ${p.replicaN}${p.default ? " DEFAULT" : ""}`;
-const samePolicyText = (a: RetentionPolicy, b: RetentionPolicy): boolean => policyText(a) === policyText(b);
 
 function differentDefinitions<T>(what: string, byReplica: Readonly<Record<string, T>>, show: (value: T) => string): ManualStep {
   return {

@@ -1,5 +1,5 @@
 // What check and repair print: a table for people, JSON for scripts (--json). Pure: reports in, text out.
-import type { ContentDifference, DriftReport } from "./check.js";
+import { hasDrift, type ContentDifference, type DriftReport } from "./check.js";
 import { pointCount, wholeReplicas, type BucketDifference } from "../relay/drift/counts.js";
 import type { RepairOutcome } from "./repair.js";
 import type { RetentionPolicy, SchemaDifference, User } from "./schema.js";
@@ -16,7 +16,7 @@ export function formatTime(ns: bigint): string {
   return fraction === 0n ? `${whole}Z` : `${whole}.${String(fraction).padStart(9, "0").replace(/0+$/, "")}Z`;
 }
 
-export function describeSchemaDifference(d: SchemaDifference): string {
+function describeSchemaDifference(d: SchemaDifference): string {
   const missing = d.missingOn.length > 0 ? `missing on ${d.missingOn.join(", ")}` : "";
   switch (d.kind) {
     case "database":
@@ -105,7 +105,7 @@ export function renderRepair(outcome: RepairOutcome, dryRun: boolean, elapsedMs:
 export function checkJson(report: DriftReport): object {
   return {
     replicas: report.replicas,
-    drift: report.schema.length > 0 || report.data.length > 0 || report.content.length > 0,
+    drift: hasDrift(report),
     policies: report.policies.map((p) => ({ database: p.database, retentionPolicy: p.retentionPolicy, bucketNs: String(p.bucketNs) })),
     schema: report.schema.map((d) => ({
       ...d,

@@ -5,7 +5,7 @@ import { ConfigError } from "../relay/config.js";
 import { parseDriftArgs, USAGE, UsageError, type DriftArgs } from "./args.js";
 import { checkReplicas, hasDrift } from "./check.js";
 import { terminalProgress } from "./progress.js";
-import { checkOutputNames, clearMarks, RelayError, relayStatus, waitForQueues } from "./relays.js";
+import { checkOutputNames, clearMarks, holdsFor, RelayError, relayStatus, waitForQueues } from "./relays.js";
 import { Repair } from "./repair.js";
 import { CredentialsError, credentialsFromEnv, Replica, ReplicaError } from "../relay/drift/replica.js";
 import { checkJson, renderCheck, renderRepair, repairJson } from "./report.js";
@@ -65,7 +65,7 @@ export async function runDrift(argv: readonly string[], env: NodeJS.ProcessEnv, 
     if (!args.dryRun && layout.relays.length > 0) {
       const statuses = await Promise.all(layout.relays.map(relayStatus));
       checkOutputNames(statuses, names);
-      const queuedFor = new Set(statuses.flatMap((s) => s.outputs.filter((o) => o.queue.entries > 0).map((o) => o.name)));
+      const queuedFor = new Set(statuses.flatMap((s) => s.outputs.filter(holdsFor).map((o) => o.name)));
       if (queuedFor.size > 0) await repair.prepare(new Set(names.filter((n) => !queuedFor.has(n))));
       const held = await waitForQueues(layout.relays, names, args.waitMs);
       if (held.length > 0) {

@@ -44,7 +44,7 @@ function relayConfigsIn(dir: string): string[] {
 }
 
 /** The union of the configs' HTTP outputs (by name) and listeners, with their peers. */
-export function layoutOf(configs: readonly RelayConfig[]): Layout {
+function layoutOf(configs: readonly RelayConfig[]): Layout {
   const replicas = new Map<string, ReplicaAddress>();
   const relays = new Set<string>();
   let adminToken: string | undefined;

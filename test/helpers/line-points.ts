@@ -5,11 +5,11 @@ import fc from "fast-check";
 import type { FieldType, FieldValue } from "../../drift/line-protocol.js";
 
 /** Names influxd stores and gives back as they are: no backslash, newline or control byte, no leading #. */
-export const nastyName = fc
+const nastyName = fc
   .string({ unit: fc.constantFrom("a", "b", "Z", "0", " ", ",", "=", '"', "'", "é", "中", "🙂", "-", "_"), minLength: 1, maxLength: 8 })
   .map((s) => `k${s}`);
 
-export const typedValue: fc.Arbitrary<[FieldType, FieldValue]> = fc.oneof(
+const typedValue: fc.Arbitrary<[FieldType, FieldValue]> = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((v): [FieldType, FieldValue] => ["float", Object.is(v, -0) ? 0 : v]),
   fc.bigInt({ min: -(2n ** 63n) + 1n, max: 2n ** 63n - 1n }).map((v): [FieldType, FieldValue] => ["integer", v]),
   fc.integer().map((v): [FieldType, FieldValue] => ["integer", v]),
