@@ -7,11 +7,13 @@
 // concurrency and batch size repair uses (the ingest baseline); check a against the empty b (exit 1
 // expected); repair b from a; check again (exit 0 expected). Each tool run is a process of its own, whose
 // wall time, peak RSS (VmHWM) and CPU are read from /proc. The copy's own speed comes from b's write counter
-// (/debug/vars), sampled while the repair runs: the tool's "wrote N points in X s" counts its two checks too.
+// (/debug/vars), sampled while the repair runs, beside the tool's own "wrote N points in X s". The ingest
+// baseline writes as the repair does: drift/repair.ts's batches, as many in flight.
 import { performance } from "node:perf_hooks";
 import { join } from "node:path";
 import { buildSync } from "esbuild";
 import { request } from "undici";
+import { BATCH_POINTS, WRITES_IN_FLIGHT } from "../drift/repair.js";
 import type { InfluxdProcess } from "../local/influxd.js";
 import { logTail } from "../local/logfile.js";
 import { sleep } from "../local/wait.js";
@@ -97,10 +99,6 @@ export interface RepairPhaseResult {
   readonly problems: string[];
 }
 
-/** drift/repair.ts's BATCH_POINTS and WRITES_IN_FLIGHT: the ingest baseline writes as the repair does. */
-export const REPAIR_BATCH_POINTS = 5_000;
-export const REPAIR_WRITES_IN_FLIGHT = 4;
-
 const TARGET_RATIO = 0.5;
 const TARGET_RSS_MIB = 200;
 /** The issue's size for "check finishes in well under a minute": the target is shown from there on. */
@@ -109,7 +107,7 @@ const TARGET_CHECK_SECONDS = 60;
 
 const DEFAULT_POINTS = 2_000_000;
 /** The smaller size, a quarter, is then one whole batch at least. */
-const MIN_POINTS = 4 * REPAIR_BATCH_POINTS;
+const MIN_POINTS = 4 * BATCH_POINTS;
 const RSS_INTERVAL_MS = 50;
 const COUNTER_INTERVAL_MS = 100;
 const TOOL_DEADLINE_MS = 30 * 60_000;
@@ -150,9 +148,9 @@ export async function runRepairPhase(opts: RepairPhaseOptions): Promise<RepairPh
     return {
       influxdVersion: await versionOf(a.url),
       command,
-      series: repairDataset(opts.points, REPAIR_BATCH_POINTS).series,
-      batchPoints: REPAIR_BATCH_POINTS,
-      writesInFlight: REPAIR_WRITES_IN_FLIGHT,
+      series: repairDataset(opts.points, BATCH_POINTS).series,
+      batchPoints: BATCH_POINTS,
+      writesInFlight: WRITES_IN_FLIGHT,
       helpRssMiB: help.run.peakRssMiB,
       sizes,
       problems,
@@ -208,13 +206,13 @@ type Tool = (
 /** Ingest, check, repair, check, for one size in a database of its own. */
 async function repairSize(points: number, a: InfluxdProcess, b: InfluxdProcess, tool: Tool, problems: string[]): Promise<RepairSizeResult> {
   const database = `repair_${points}`;
-  const dataset = repairDataset(points, REPAIR_BATCH_POINTS);
+  const dataset = repairDataset(points, BATCH_POINTS);
   const pids = [a.pid!, b.pid!];
   const flags = ["--replica", `a=${a.url}`, "--replica", `b=${b.url}`, "--db", database];
   let settleSeconds = await waitQuiet(pids);
 
   console.log(
-    `  ${int(points)} points in ${dataset.series} series into a, ${REPAIR_WRITES_IN_FLIGHT} × ${int(REPAIR_BATCH_POINTS)}-point writes in flight…`,
+    `  ${int(points)} points in ${dataset.series} series into a, ${WRITES_IN_FLIGHT} × ${int(BATCH_POINTS)}-point writes in flight…`,
   );
   await a.createDatabase(database);
   const ingest = await ingestInto(a, database, dataset);
@@ -265,7 +263,7 @@ function bundleDrift(root: string, dir: string): string {
   return path;
 }
 
-/** POSTs every body to the replica's /write, REPAIR_WRITES_IN_FLIGHT at a time, and checks it holds them all. */
+/** POSTs every body to the replica's /write, WRITES_IN_FLIGHT at a time, and checks it holds them all. */
 async function ingestInto(replica: InfluxdProcess, database: string, dataset: RepairDataset): Promise<IngestRun> {
   const url = `${replica.url}/write?${new URLSearchParams({ db: database, precision: "ns" })}`;
   const influxdBefore = cpuSeconds(replica.pid!);
@@ -281,7 +279,7 @@ async function ingestInto(replica: InfluxdProcess, database: string, dataset: Re
         throw new Error(`writing the repair data into ${replica.url}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
     }
   }
-  await Promise.all(Array.from({ length: REPAIR_WRITES_IN_FLIGHT }, () => writer()));
+  await Promise.all(Array.from({ length: WRITES_IN_FLIGHT }, () => writer()));
   const seconds = (performance.now() - started) / 1000;
   const client = process.cpuUsage(clientBefore);
   const influxdCpuSeconds = cpuSeconds(replica.pid!) - influxdBefore;

@@ -77,9 +77,9 @@ export interface RepairOutcome {
 }
 
 /** Points sent per write request. */
-const BATCH_POINTS = 5_000;
+export const BATCH_POINTS = 5_000;
 /** Write requests in flight per copy: keeps reading and writing overlapped. */
-const WRITES_IN_FLIGHT = 4;
+export const WRITES_IN_FLIGHT = 4;
 /** Field values over all replicas that a merge holds in memory at most, before it splits the bucket finer. */
 const MERGE_LIMIT = 50_000;
 /** Finer buckets a large difference is split into, until a piece is small enough to merge. */
