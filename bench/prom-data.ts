@@ -10,13 +10,6 @@ import { mulberry32 } from "./random.js";
 
 /** Prometheus's default max_samples_per_send (2.x). */
 export const SAMPLES_PER_BODY = 500;
-/** The headers Prometheus sends with a remote write 1.0 request. */
-export const REMOTE_WRITE_HEADERS = {
-  "content-type": "application/x-protobuf",
-  "content-encoding": "snappy",
-  "x-prometheus-remote-write-version": "0.1.0",
-} as const;
-
 const HOSTS = 500;
 const SCRAPE_INTERVAL_MS = 15_000;
 const BASE_MS = 1_732_000_000_000;

@@ -5,6 +5,7 @@
 // line, control characters included: it is read as the refusal it is, not as a backend that did not answer.
 import { Pool, type Dispatcher } from "undici";
 import type { HttpOutputConfig } from "./config.js";
+import { REMOTE_WRITE_HEADERS } from "./prompb.js";
 import type { WriteApiSetting } from "./defaults.js";
 import { errorBody } from "./errors.js";
 import { takesV2Writes, v2WriteAsV1 } from "./v2-to-v1.js";
@@ -47,7 +48,7 @@ const STATEMENTS = { "content-type": "application/x-www-form-urlencoded" };
 const CONTENT_HEADERS: Readonly<Record<RecordKind, Readonly<Record<string, string>>>> = {
   v1: LINE_PROTOCOL,
   v2: LINE_PROTOCOL,
-  "prom-write": { "content-type": "application/x-protobuf", "content-encoding": "snappy", "x-prometheus-remote-write-version": "0.1.0" },
+  "prom-write": REMOTE_WRITE_HEADERS,
   influxql: STATEMENTS,
   "influxql-after-writes": STATEMENTS,
 };

@@ -66,3 +66,10 @@ export const WriteRequest = root.lookupType("prometheus.WriteRequest");
 export const WriteRequestSeries = root.lookupType("relay.WriteRequestSeries");
 /** One prometheus.TimeSeries with its label text as bytes. */
 export const SeriesLabelBytes = root.lookupType("relay.SeriesLabelBytes");
+
+/** The headers Prometheus sends a remote write 1.0 body with, and the relay sends it on with. */
+export const REMOTE_WRITE_HEADERS = {
+  "content-type": "application/x-protobuf",
+  "content-encoding": "snappy",
+  "x-prometheus-remote-write-version": "0.1.0",
+} as const;

@@ -1,5 +1,5 @@
 // Prometheus remote write bodies for tests, encoded as Prometheus encodes them: prompb's WriteRequest
-// through protobufjs, then a snappy block. And the headers Prometheus sends with them.
+// through protobufjs, then a snappy block (relay/prompb.ts has the headers Prometheus sends them with).
 import { compress } from "@stablelib/snappy";
 import { WriteRequest } from "../../relay/prompb.js";
 
@@ -20,9 +20,3 @@ export function remoteWriteBody(series: readonly Series[]): Buffer {
   });
   return Buffer.from(compress(WriteRequest.encode(message).finish()));
 }
-
-export const REMOTE_WRITE_HEADERS = {
-  "content-type": "application/x-protobuf",
-  "content-encoding": "snappy",
-  "x-prometheus-remote-write-version": "0.1.0",
-} as const;

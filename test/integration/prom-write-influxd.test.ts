@@ -8,7 +8,8 @@ import { startInfluxd, type Influxd } from "../helpers/influxd.js";
 import { promWritesServed } from "../helpers/influxd-vars.js";
 import { waitFor } from "../helpers/ports.js";
 import { startRelayOverInfluxd, type RelayOverInfluxd } from "../helpers/relay-over-influxd.js";
-import { REMOTE_WRITE_HEADERS, remoteWriteBody, type Series } from "../helpers/remote-write.js";
+import { REMOTE_WRITE_HEADERS } from "../../relay/prompb.js";
+import { remoteWriteBody, type Series } from "../helpers/remote-write.js";
 
 const DB = "prom";
 const T0 = 1_700_000_000_000; // ms

@@ -14,7 +14,8 @@ import { remoteWriteSamples } from "../../relay/prom-write.js";
 import { SeriesLabelBytes, WriteRequest, WriteRequestSeries } from "../../relay/prompb.js";
 import { waitFor } from "../helpers/ports.js";
 import { useRelayApps } from "../helpers/relay-app.js";
-import { REMOTE_WRITE_HEADERS, remoteWriteBody } from "../helpers/remote-write.js";
+import { REMOTE_WRITE_HEADERS } from "../../relay/prompb.js";
+import { remoteWriteBody } from "../helpers/remote-write.js";
 import { startScriptedBackend } from "../helpers/scripted-backend.js";
 
 const { relayOver, backends, onCleanup } = useRelayApps({ adminToken: false, timeout: "1s" });
